@@ -1,0 +1,28 @@
+import { defineConfig } from 'vitest/config'
+
+// Two projects: `unit` never needs a cluster; `e2e` runs against a real API
+// server that test/e2e/global-setup.ts provides (local, kind or KUBECONFIG).
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          globalSetup: ['test/e2e/global-setup.ts'],
+          // One shared cluster; key rotation restarts the control plane, so
+          // files that rotate must not overlap with others.
+          fileParallelism: false,
+          testTimeout: 180_000,
+          hookTimeout: 1_800_000,
+        },
+      },
+    ],
+  },
+})
