@@ -74,8 +74,14 @@ build_kwok() {
   GOBIN="$OUT" go install -trimpath -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK" "sigs.k8s.io/kwok/cmd/kwok@$KWOK"
   # kwok's fast stages live in its module source; keep a copy beside the binary.
   local src; src=$(go mod download -json "sigs.k8s.io/kwok@$KWOK" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')
+  # Nodes: initialise Ready and keep their Lease fresh; pods: become Running fast.
   rm -rf "$OUT/kwok-stages"; mkdir -p "$OUT/kwok-stages"
-  cp "$src"/kustomize/stage/node/fast/*.yaml "$src"/kustomize/stage/pod/fast/*.yaml "$OUT/kwok-stages/"
+  local stage f
+  for stage in node/fast node/heartbeat-with-lease pod/fast; do
+    for f in "$src/kustomize/stage/$stage"/*.yaml; do
+      [[ $(basename "$f") == kustomization.yaml ]] || cp "$f" "$OUT/kwok-stages/"
+    done
+  done
   chmod -R u+w "$OUT/kwok-stages"
 }
 

@@ -1,0 +1,32 @@
+# kube-token-runbooks: a table of contents. Every target runs from a fresh
+# clone; node_modules comes from package-lock.json. Pass runbook flags with
+# ARGS, e.g. make verify-token ARGS="--secret kube-system/my-token".
+
+export PATH := $(PATH):/usr/local/go/bin
+RUNBOOKS := verify-token regenerate-tokens restart-dependent-pods fix-calico rotate-tokens
+.PHONY: test check unit e2e cluster-up cluster-down cluster-rotate-key bench $(RUNBOOKS)
+
+# --- setup -------------------------------------------------------------------
+node_modules/.package-lock.json: package-lock.json   # install exactly the lockfile
+	npm ci --no-audit --no-fund
+
+# --- tests -------------------------------------------------------------------
+test: check e2e                                      # everything CI runs
+check: node_modules/.package-lock.json               # typecheck + lint + unit tests
+	npm run check
+unit: node_modules/.package-lock.json                # unit tests only
+	npm run test:unit
+e2e: node_modules/.package-lock.json                 # e2e suite; starts (and stops) its own cluster
+	npm run test:e2e
+
+# --- the local cluster (control plane from Go modules, kwok nodes) -------------
+cluster-up: node_modules/.package-lock.json          # start or reuse; last stdout line = kubeconfig
+	@npx --no-install tsx test/cluster/cli.ts up
+cluster-rotate-key: node_modules/.package-lock.json  # new SA signing key; KEEP_OLD=1 keeps the old one trusted
+	@npx --no-install tsx test/cluster/cli.ts rotate-key
+cluster-down: node_modules/.package-lock.json        # stop every process of the local cluster
+	@npx --no-install tsx test/cluster/cli.ts down
+
+# --- runbooks ------------------------------------------------------------------
+$(RUNBOOKS): node_modules/.package-lock.json         # make <runbook> ARGS="..."
+	@./runbooks/$@.ts $(ARGS)

@@ -1,0 +1,41 @@
+// Turns transport and auth failures into one-line operator errors that name
+// the problem and the fix, instead of a client library's stack trace.
+import type { KubeConfig } from '@kubernetes/client-node'
+import { DomainError } from '../errors.ts'
+import { statusOf } from './clients.ts'
+
+const unreachableCodes = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EAI_AGAIN'])
+
+export function explainApiError(err: unknown, kc: KubeConfig): Error {
+  const server = kc.getCurrentCluster()?.server ?? '(no server)'
+  const context = kc.getCurrentContext()
+  const code = networkCode(err)
+  if (code && unreachableCodes.has(code)) {
+    return new DomainError(
+      `cannot reach the API server ${server} (context ${context}): ${code}; check --kubeconfig/--context and that the cluster is up`,
+      { cause: err },
+    )
+  }
+  if (code && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)) {
+    return new DomainError(
+      `the API server ${server} presented a certificate the kubeconfig's CA does not trust (${code}); fix certificate-authority in the kubeconfig (TLS verification stays on)`,
+      { cause: err },
+    )
+  }
+  const status = statusOf(err)
+  if (status === 401) {
+    return new DomainError(
+      `the API server ${server} rejected your credentials (401); refresh the kubeconfig's credentials for context ${context}`,
+      { cause: err },
+    )
+  }
+  return err instanceof Error ? err : new Error(String(err))
+}
+
+function networkCode(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string') return code
+  }
+  return undefined
+}

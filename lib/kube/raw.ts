@@ -1,0 +1,49 @@
+// Plain HTTPS requests to the API server for what has no typed client:
+// /openid/v1/jwks, and presenting a token as a bearer (the classic curl check).
+// TLS is verified against the kubeconfig's CA, always.
+import { request, type RequestOptions } from 'node:https'
+import type { KubeConfig } from '@kubernetes/client-node'
+
+export interface RawResponse {
+  status: number
+  body: string
+}
+
+export interface RawRequestOptions {
+  method?: 'GET' | 'POST'
+  /** Present this token instead of the kubeconfig's credentials. */
+  bearerToken?: string
+  body?: unknown
+  timeoutMs?: number
+}
+
+export async function rawRequest(kc: KubeConfig, path: string, options: RawRequestOptions = {}): Promise<RawResponse> {
+  const cluster = kc.getCurrentCluster()
+  if (!cluster) throw new Error('the kubeconfig has no current cluster')
+  const url = new URL(path, cluster.server)
+  const opts: RequestOptions = { method: options.method ?? 'GET', headers: { Accept: 'application/json, */*' } }
+  await kc.applyToHTTPSOptions(opts)
+  if (options.bearerToken !== undefined) {
+    // Only the CA stays: the request must authenticate with the token alone.
+    delete opts.cert
+    delete opts.key
+    delete opts.pfx
+    opts.headers = { Accept: 'application/json, */*', Authorization: `Bearer ${options.bearerToken}` }
+  }
+  const payload = options.body === undefined ? undefined : JSON.stringify(options.body)
+  if (payload) opts.headers = { ...opts.headers, 'Content-Type': 'application/json' }
+  return new Promise((resolve, reject) => {
+    const req = request(url, { ...opts, timeout: options.timeoutMs ?? 10_000 }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => {
+        body += chunk
+      })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+    })
+    req.on('timeout', () => req.destroy(new Error(`request to ${url.origin} timed out`)))
+    req.on('error', reject)
+    if (payload) req.write(payload)
+    req.end()
+  })
+}

@@ -1,0 +1,65 @@
+// The live checks of a token, each one request: TokenReview (as the operator),
+// and presenting the token itself, as the classic
+//   curl -H "Authorization: Bearer $TOKEN" https://<apiserver>/api/v1/namespaces/<ns>/pods
+// check does: 401 = the API server rejects the token, 403 = the token is good
+// but RBAC denies the request, 200 = good and allowed.
+import type { Kube } from './clients.ts'
+import { rawRequest } from './raw.ts'
+
+export interface TokenReviewResult {
+  authenticated: boolean
+  username?: string
+  error?: string
+}
+
+export interface BearerProbeResult {
+  httpStatus: number
+  path: string
+}
+
+export interface SelfSubjectReviewResult {
+  httpStatus: number
+  username?: string
+}
+
+export async function reviewToken(kube: Kube, token: string): Promise<TokenReviewResult> {
+  const review = await kube.authn.createTokenReview({ body: { spec: { token } } })
+  const status = review.status ?? {}
+  return {
+    authenticated: status.authenticated === true,
+    ...(status.user?.username ? { username: status.user.username } : {}),
+    ...(status.error ? { error: status.error } : {}),
+  }
+}
+
+export async function probeWithBearer(kube: Kube, token: string, namespace = 'default'): Promise<BearerProbeResult> {
+  const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods?limit=1`
+  const res = await rawRequest(kube.kc, path, { bearerToken: token })
+  return { httpStatus: res.status, path }
+}
+
+/** `kubectl auth whoami` with the token; undefined where the API is not served (before 1.28). */
+export async function selfSubjectReview(kube: Kube, token: string): Promise<SelfSubjectReviewResult | undefined> {
+  const res = await rawRequest(kube.kc, '/apis/authentication.k8s.io/v1/selfsubjectreviews', {
+    method: 'POST',
+    bearerToken: token,
+    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
+  })
+  if (res.status === 404) return undefined
+  if (res.status !== 201 && res.status !== 200) return { httpStatus: res.status }
+  const body = JSON.parse(res.body) as { status?: { userInfo?: { username?: string } } }
+  const username = body.status?.userInfo?.username
+  return { httpStatus: res.status, ...(username ? { username } : {}) }
+}
+
+/** The API server's current verification keys, as served at /openid/v1/jwks. */
+export async function fetchJwks(kube: Kube): Promise<unknown> {
+  const res = await rawRequest(kube.kc, '/openid/v1/jwks')
+  if (res.status !== 200) {
+    throw new Error(
+      `GET /openid/v1/jwks answered ${res.status}: the service-account issuer discovery endpoint is not readable; ` +
+        'grant ClusterRole system:service-account-issuer-discovery or pass --key-file',
+    )
+  }
+  return JSON.parse(res.body) as unknown
+}

@@ -1,0 +1,62 @@
+// Finds the control-plane binaries, envtest style, or builds them once.
+// Order per binary: TEST_ASSET_<NAME> > $KUBEBUILDER_ASSETS/<name> > the
+// version-keyed cache; only if the cache lacks something and `go` exists do we
+// build from Go modules (test/cluster/build-binaries.sh).
+import { existsSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { join, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { $ } from 'zx'
+import { versions } from './versions.ts'
+
+export const binaryNames = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'] as const
+export type BinaryName = (typeof binaryNames)[number]
+
+export interface Binaries {
+  paths: Record<BinaryName, string>
+  /** Directory with kwok's stage YAMLs (node and pod lifecycles). */
+  kwokStages: string
+}
+
+export function cacheRoot(env = process.env): string {
+  const base = env.XDG_CACHE_HOME || join(homedir(), '.cache')
+  return join(base, 'kube-token-runbooks')
+}
+
+export function binaryCacheDir(env = process.env): string {
+  return join(cacheRoot(env), 'bin', `k8s-${versions.kubernetes}`)
+}
+
+function fromEnvironment(name: BinaryName, env: NodeJS.ProcessEnv): string | undefined {
+  const explicit = env[`TEST_ASSET_${name.toUpperCase().replaceAll('-', '_')}`]
+  if (explicit) return explicit
+  const assets = env.KUBEBUILDER_ASSETS
+  if (assets && existsSync(join(assets, name))) return join(assets, name)
+  return undefined
+}
+
+const buildScript = join(dirname(fileURLToPath(import.meta.url)), 'build-binaries.sh')
+
+/** Resolves every binary, building the missing ones into the cache. */
+export async function ensureBinaries(
+  env = process.env,
+  log: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+): Promise<Binaries> {
+  const cache = binaryCacheDir(env)
+  const stagesInCache = join(cache, 'kwok-stages')
+  const resolve = (name: BinaryName) => fromEnvironment(name, env) ?? join(cache, name)
+  const needsBuild = binaryNames.some((name) => !existsSync(resolve(name))) || !existsSync(join(stagesInCache, 'pod-ready.yaml'))
+  if (needsBuild) {
+    const go = await $({ nothrow: true, quiet: true })`command -v go`
+    if (go.exitCode !== 0) {
+      throw new Error(
+        `control-plane binaries are missing from ${cache} and Go is not installed: install Go, ` +
+          'or point KUBEBUILDER_ASSETS/TEST_ASSET_* at prebuilt binaries, or set KUBECONFIG to use an existing cluster',
+      )
+    }
+    log(`building control-plane binaries (Kubernetes ${versions.kubernetes}) into ${cache}; the first build takes 15-30 minutes`)
+    await $({ stdio: ['ignore', 'inherit', 'inherit'] })`bash ${buildScript} ${cache} ${versions.kubernetes} ${versions.etcd} ${versions.kwok}`
+  }
+  const paths = Object.fromEntries(binaryNames.map((name) => [name, resolve(name)])) as Record<BinaryName, string>
+  return { paths, kwokStages: env.KTR_KWOK_STAGES ?? stagesInCache }
+}

@@ -1,0 +1,421 @@
+// The `local` provider: a real control plane (etcd, kube-apiserver,
+// kube-controller-manager, kube-scheduler) plus kwok's fake nodes, run as
+// plain processes in a per-cluster directory. Everything about a running
+// cluster is in <dir>/state.json, so any process can attach to it, rotate its
+// service-account key, or stop it.
+import { existsSync, readFileSync } from 'node:fs'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { request } from 'node:https'
+import { request as httpRequest } from 'node:http'
+import { join } from 'node:path'
+import * as k8s from '@kubernetes/client-node'
+import { ensureBinaries, type Binaries, type BinaryName } from './binaries.ts'
+import { createPki, createServiceAccountKey, type ClusterPki, type ServiceAccountKey } from './pki.ts'
+import { freePort, isRunning, killNow, startProcess, stopProcess, waitUntil } from './processes.ts'
+import type { ClusterHandle, RotateOptions } from './types.ts'
+import { versions } from './versions.ts'
+
+type Component = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kwok'
+// Start order; stop goes in reverse.
+const components: Component[] = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok']
+
+interface LocalState {
+  kubernetesVersion: string
+  dir: string
+  binaries: Binaries
+  pki: ClusterPki
+  ports: { etcd: number; etcdPeer: number; apiserver: number; controllerManager: number; scheduler: number; kwok: number }
+  serviceAccountKeys: ServiceAccountKey[]
+  /** Index into serviceAccountKeys of the key that signs new tokens. */
+  signingKey: number
+  /** Indexes of the public keys the API server accepts. */
+  trustedKeys: number[]
+  pids: Partial<Record<Component, number>>
+}
+
+export interface LocalClusterOptions {
+  /** Per-cluster directory (PKI, data, logs, state). Created if missing. */
+  dir: string
+  /** Fake nodes to create. */
+  nodes?: number
+  log?: (line: string) => void
+}
+
+const defaultLog = (line: string) => process.stderr.write(`cluster: ${line}\n`)
+const logHint = (dir: string, component: string) => `see ${join(dir, 'logs', `${component}.log`)}`
+export const adminKubeconfigPath = (dir: string) => join(dir, 'admin.kubeconfig')
+const statePath = (dir: string) => join(dir, 'state.json')
+
+/** Starts a cluster in `dir`, or reuses the one already running there. */
+export async function startLocalCluster(options: LocalClusterOptions): Promise<ClusterHandle> {
+  const log = options.log ?? defaultLog
+  const existing = await readState(options.dir)
+  if (existing && (await apiserverReady(existing))) {
+    log(`reusing the cluster running in ${options.dir}`)
+    return handleFor(existing, log)
+  }
+  if (existing) {
+    log(`the cluster in ${options.dir} is not healthy: stopping what is left of it and starting afresh`)
+    await stopComponents(existing)
+  }
+  await rm(options.dir, { recursive: true, force: true })
+  await mkdir(options.dir, { recursive: true, mode: 0o700 })
+
+  const binaries = await ensureBinaries(process.env, log)
+  log(`starting Kubernetes ${versions.kubernetes} in ${options.dir}`)
+  const pki = await createPki(join(options.dir, 'pki'))
+  const state: LocalState = {
+    kubernetesVersion: versions.kubernetes,
+    dir: options.dir,
+    binaries,
+    pki,
+    ports: {
+      etcd: await freePort(),
+      etcdPeer: await freePort(),
+      apiserver: await freePort(),
+      controllerManager: await freePort(),
+      scheduler: await freePort(),
+      kwok: await freePort(),
+    },
+    serviceAccountKeys: [await createServiceAccountKey(pki.dir, 1)],
+    signingKey: 0,
+    trustedKeys: [0],
+    pids: {},
+  }
+  await writeKubeconfigs(state)
+  try {
+    for (const component of components) await start(state, component, log)
+    await createFakeNodes(state, options.nodes ?? 3, log)
+    await waitForDefaultServiceAccount(state)
+  } catch (err) {
+    await stopComponents(state)
+    throw err
+  }
+  log(`ready: kubeconfig ${adminKubeconfigPath(options.dir)}`)
+  return handleFor(state, log)
+}
+
+/** Attaches to a cluster started by another process (same dir). */
+export async function attachLocalCluster(dir: string, log = defaultLog): Promise<ClusterHandle> {
+  const state = await readState(dir)
+  if (!state) throw new Error(`no local cluster in ${dir}: start one with \`make cluster-up\``)
+  return handleFor(state, log)
+}
+
+/** Stops the cluster in `dir` if there is one. */
+export async function stopLocalCluster(dir: string): Promise<boolean> {
+  const state = await readState(dir)
+  if (!state) return false
+  await stopComponents(state)
+  return true
+}
+
+/** Synchronous kill for exit and signal handlers, which cannot await. */
+export function killLocalClusterNow(dir: string): void {
+  if (!existsSync(statePath(dir))) return
+  const state = JSON.parse(readFileSync(statePath(dir), 'utf8')) as LocalState
+  for (const component of components) {
+    const pid = state.pids[component]
+    if (pid) killNow(pid, state.binaries.paths[binaryOf(component)])
+  }
+}
+
+function handleFor(state: LocalState, log: (line: string) => void): ClusterHandle & { state: LocalState } {
+  return {
+    provider: 'local',
+    kubeconfigPath: adminKubeconfigPath(state.dir),
+    dir: state.dir,
+    state,
+    rotateServiceAccountKey: async (opts?: RotateOptions) => {
+      // Another process may have rotated since we attached: work from disk.
+      const current = (await readState(state.dir)) ?? state
+      await rotate(current, opts ?? {}, log)
+      Object.assign(state, current)
+    },
+    stop: async () => {
+      const current = (await readState(state.dir)) ?? state
+      await stopComponents(current)
+      log(`stopped the cluster in ${state.dir} (logs kept in ${join(state.dir, 'logs')})`)
+    },
+  }
+}
+
+async function rotate(state: LocalState, { keepOld = false }: RotateOptions, log: (line: string) => void): Promise<void> {
+  const key = await createServiceAccountKey(state.pki.dir, state.serviceAccountKeys.length + 1)
+  state.serviceAccountKeys.push(key)
+  const index = state.serviceAccountKeys.length - 1
+  state.signingKey = index
+  state.trustedKeys = keepOld ? [...state.trustedKeys, index] : [index]
+  log(`rotating the service-account signing key to ${key.kid} (${keepOld ? 'old keys still trusted' : 'old keys dropped'})`)
+  // Keys are read only at start-up: restart both users of the key.
+  await stopComponent(state, 'kube-controller-manager')
+  await stopComponent(state, 'kube-apiserver')
+  await start(state, 'kube-apiserver', log)
+  await start(state, 'kube-controller-manager', log)
+  const expected = state.trustedKeys.map((i) => state.serviceAccountKeys[i]!.kid).sort()
+  await waitUntil(
+    `the API server to publish keys ${expected.join(', ')}`,
+    async () => JSON.stringify(await publishedKeyIds(state)) === JSON.stringify(expected),
+    60_000,
+    logHint(state.dir, 'kube-apiserver'),
+  )
+}
+
+async function start(state: LocalState, component: Component, log: (line: string) => void): Promise<void> {
+  const binary = state.binaries.paths[binaryOf(component)]
+  state.pids[component] = startProcess(join(state.dir, 'logs'), component, binary, argsFor(state, component))
+  await saveState(state)
+  await waitUntil(`${component} to become healthy`, () => healthy(state, component), 120_000, logHint(state.dir, component))
+  log(`${component} is up (pid ${state.pids[component]})`)
+}
+
+async function stopComponent(state: LocalState, component: Component): Promise<void> {
+  const pid = state.pids[component]
+  if (pid) await stopProcess(pid, state.binaries.paths[binaryOf(component)])
+  delete state.pids[component]
+  await saveState(state)
+}
+
+async function stopComponents(state: LocalState): Promise<void> {
+  for (const component of [...components].reverse()) await stopComponent(state, component)
+}
+
+function binaryOf(component: Component): BinaryName {
+  return component
+}
+
+function argsFor(s: LocalState, component: Component): string[] {
+  const { pki, ports, dir } = s
+  const kubeconfig = (name: string) => join(dir, `${name}.kubeconfig`)
+  switch (component) {
+    case 'etcd':
+      return [
+        `--data-dir=${join(dir, 'etcd')}`,
+        `--listen-client-urls=http://127.0.0.1:${ports.etcd}`,
+        `--advertise-client-urls=http://127.0.0.1:${ports.etcd}`,
+        `--listen-peer-urls=http://127.0.0.1:${ports.etcdPeer}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${ports.etcdPeer}`,
+        `--initial-cluster=default=http://127.0.0.1:${ports.etcdPeer}`,
+        '--unsafe-no-fsync', // a throw-away test cluster: speed over durability
+      ]
+    case 'kube-apiserver':
+      return [
+        `--etcd-servers=http://127.0.0.1:${ports.etcd}`,
+        '--bind-address=127.0.0.1',
+        '--advertise-address=127.0.0.1',
+        `--secure-port=${ports.apiserver}`,
+        `--tls-cert-file=${pki.apiserver.cert}`,
+        `--tls-private-key-file=${pki.apiserver.key}`,
+        `--client-ca-file=${pki.ca.cert}`,
+        '--service-cluster-ip-range=10.0.0.0/24',
+        '--allow-privileged=true',
+        '--authorization-mode=Node,RBAC',
+        '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+        `--service-account-signing-key-file=${s.serviceAccountKeys[s.signingKey]!.privateKey}`,
+        ...s.trustedKeys.map((i) => `--service-account-key-file=${s.serviceAccountKeys[i]!.publicKey}`),
+        `--kubelet-client-certificate=${pki.apiserverKubeletClient.cert}`,
+        `--kubelet-client-key=${pki.apiserverKubeletClient.key}`,
+      ]
+    case 'kube-controller-manager':
+      return [
+        `--kubeconfig=${kubeconfig('controller-manager')}`,
+        `--authentication-kubeconfig=${kubeconfig('controller-manager')}`,
+        `--authorization-kubeconfig=${kubeconfig('controller-manager')}`,
+        '--bind-address=127.0.0.1',
+        `--secure-port=${ports.controllerManager}`,
+        `--tls-cert-file=${pki.localhostServing.cert}`,
+        `--tls-private-key-file=${pki.localhostServing.key}`,
+        '--leader-elect=false',
+        '--controllers=*',
+        '--use-service-account-credentials',
+        // The tokens controller (legacy token Secrets) runs only with this key.
+        `--service-account-private-key-file=${s.serviceAccountKeys[s.signingKey]!.privateKey}`,
+        `--root-ca-file=${pki.ca.cert}`,
+        `--cluster-signing-cert-file=${pki.ca.cert}`,
+        `--cluster-signing-key-file=${pki.ca.key}`,
+        '--service-cluster-ip-range=10.0.0.0/24',
+      ]
+    case 'kube-scheduler':
+      return [
+        `--kubeconfig=${kubeconfig('scheduler')}`,
+        `--authentication-kubeconfig=${kubeconfig('scheduler')}`,
+        `--authorization-kubeconfig=${kubeconfig('scheduler')}`,
+        '--bind-address=127.0.0.1',
+        `--secure-port=${ports.scheduler}`,
+        `--tls-cert-file=${pki.localhostServing.cert}`,
+        `--tls-private-key-file=${pki.localhostServing.key}`,
+        '--leader-elect=false',
+      ]
+    case 'kwok':
+      return [
+        `--kubeconfig=${kubeconfig('admin')}`,
+        '--manage-all-nodes=false',
+        '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
+        `--server-address=127.0.0.1:${ports.kwok}`,
+        '--node-lease-duration-seconds=40',
+        `--config=${kwokConfig(s)}`,
+      ]
+  }
+}
+
+function kwokConfig(s: LocalState): string {
+  return ['node-initialize', 'node-heartbeat-with-lease', 'pod-ready', 'pod-complete', 'pod-delete']
+    .map((stage) => join(s.binaries.kwokStages, `${stage}.yaml`))
+    .join(',')
+}
+
+async function healthy(s: LocalState, component: Component): Promise<boolean> {
+  const pid = s.pids[component]
+  if (!pid || !isRunning(pid, s.binaries.paths[binaryOf(component)])) {
+    throw new Error(`${component} exited`)
+  }
+  switch (component) {
+    case 'etcd':
+      return (await httpGet(`http://127.0.0.1:${s.ports.etcd}/health`)) === 200
+    case 'kube-apiserver':
+      return apiserverReady(s)
+    case 'kube-controller-manager':
+      return (await httpsGet(s, s.ports.controllerManager, '/healthz', false)).status === 200
+    case 'kube-scheduler':
+      return (await httpsGet(s, s.ports.scheduler, '/healthz', false)).status === 200
+    case 'kwok':
+      return (await httpGet(`http://127.0.0.1:${s.ports.kwok}/healthz`)) === 200
+  }
+}
+
+async function apiserverReady(s: LocalState): Promise<boolean> {
+  try {
+    return (await httpsGet(s, s.ports.apiserver, '/readyz', true)).status === 200
+  } catch {
+    return false
+  }
+}
+
+async function publishedKeyIds(s: LocalState): Promise<string[]> {
+  const { status, body } = await httpsGet(s, s.ports.apiserver, '/openid/v1/jwks', true)
+  if (status !== 200) return []
+  const jwks = JSON.parse(body) as { keys?: Array<{ kid?: string }> }
+  return (jwks.keys ?? []).map((k) => k.kid ?? '').sort()
+}
+
+function httpGet(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { timeout: 2000 }, (res) => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    })
+    req.on('timeout', () => req.destroy(new Error('timeout')))
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+/** GET over TLS verified against the cluster CA, as admin when `asAdmin`. */
+function httpsGet(s: LocalState, port: number, path: string, asAdmin: boolean): Promise<{ status: number; body: string }> {
+  return Promise.all([
+    readFile(s.pki.ca.cert),
+    asAdmin ? readFile(s.pki.admin.cert) : undefined,
+    asAdmin ? readFile(s.pki.admin.key) : undefined,
+  ]).then(
+    ([ca, cert, key]) =>
+      new Promise((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path, ca, cert, key, servername: 'localhost', timeout: 2000 }, (res) => {
+          let body = ''
+          res.setEncoding('utf8')
+          res.on('data', (chunk: string) => (body += chunk))
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+        })
+        req.on('timeout', () => req.destroy(new Error('timeout')))
+        req.on('error', reject)
+        req.end()
+      }),
+  )
+}
+
+async function writeKubeconfigs(s: LocalState): Promise<void> {
+  const users: Array<[string, { cert: string; key: string }]> = [
+    ['admin', s.pki.admin],
+    ['controller-manager', s.pki.controllerManager],
+    ['scheduler', s.pki.scheduler],
+  ]
+  for (const [name, pair] of users) {
+    const text = [
+      'apiVersion: v1',
+      'kind: Config',
+      'clusters:',
+      '- name: local',
+      '  cluster:',
+      `    server: https://127.0.0.1:${s.ports.apiserver}`,
+      `    certificate-authority: ${s.pki.ca.cert}`,
+      'users:',
+      `- name: ${name}`,
+      '  user:',
+      `    client-certificate: ${pair.cert}`,
+      `    client-key: ${pair.key}`,
+      'contexts:',
+      `- name: ktr-local`,
+      '  context:',
+      '    cluster: local',
+      `    user: ${name}`,
+      'current-context: ktr-local',
+      '',
+    ].join('\n')
+    await writeFile(join(s.dir, `${name}.kubeconfig`), text, { mode: 0o600 })
+  }
+}
+
+function adminClient(s: LocalState): k8s.CoreV1Api {
+  const kc = new k8s.KubeConfig()
+  kc.loadFromFile(adminKubeconfigPath(s.dir))
+  return kc.makeApiClient(k8s.CoreV1Api)
+}
+
+async function createFakeNodes(s: LocalState, count: number, log: (line: string) => void): Promise<void> {
+  const core = adminClient(s)
+  const names = Array.from({ length: count }, (_, i) => `kwok-node-${i + 1}`)
+  for (const name of names) {
+    await core.createNode({
+      body: {
+        metadata: {
+          name,
+          annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+          labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', type: 'kwok' },
+        },
+        status: {
+          allocatable: { cpu: '32', memory: '256Gi', pods: '110' },
+          capacity: { cpu: '32', memory: '256Gi', pods: '110' },
+        },
+      },
+    })
+  }
+  await waitUntil(
+    `${count} kwok nodes to become Ready`,
+    async () => {
+      const nodes = await core.listNode()
+      const ready = nodes.items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+      return ready.length >= count
+    },
+    60_000,
+    logHint(s.dir, 'kwok'),
+  )
+  log(`${count} fake nodes Ready: ${names.join(', ')}`)
+}
+
+async function waitForDefaultServiceAccount(s: LocalState): Promise<void> {
+  const core = adminClient(s)
+  await waitUntil(
+    'the controller manager to create ServiceAccount default/default',
+    async () => (await core.readNamespacedServiceAccount({ name: 'default', namespace: 'default' })).metadata?.name === 'default',
+    60_000,
+    logHint(s.dir, 'kube-controller-manager'),
+  )
+}
+
+async function readState(dir: string): Promise<LocalState | undefined> {
+  if (!existsSync(statePath(dir))) return undefined
+  return JSON.parse(await readFile(statePath(dir), 'utf8')) as LocalState
+}
+
+async function saveState(s: LocalState): Promise<void> {
+  await writeFile(statePath(s.dir), `${JSON.stringify(s, null, 2)}\n`, { mode: 0o600 })
+}

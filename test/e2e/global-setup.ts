@@ -1,0 +1,38 @@
+// Provides the cluster every e2e test file runs against, and stops it after.
+// There is no silent fallback: if no cluster can be had, setup throws and the
+// whole e2e run fails with the reason.
+import { join } from 'node:path'
+import type { TestProject } from 'vitest/node'
+import { chooseProvider, startCluster, type ClusterInfo } from '../cluster/index.ts'
+import { killLocalClusterNow } from '../cluster/local.ts'
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    cluster: ClusterInfo
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const provider = chooseProvider()
+  // A fresh directory per run inside the checkout (git-ignored): the logs of
+  // the last run stay there for debugging.
+  const dir = process.env.KTR_E2E_CLUSTER_DIR ?? join(process.cwd(), '.cache', 'e2e-cluster')
+  const cluster = await startCluster(provider, dir)
+  const info: ClusterInfo = { provider, kubeconfigPath: cluster.kubeconfigPath, ...(cluster.dir ? { dir: cluster.dir } : {}) }
+  project.provide('cluster', info)
+  process.stderr.write(`e2e: ${provider} cluster, kubeconfig ${cluster.kubeconfigPath}\n`)
+
+  // If the run is interrupted, leave no process behind.
+  const killNow = () => provider === 'local' && killLocalClusterNow(dir)
+  process.once('exit', killNow)
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      killNow()
+      process.kill(process.pid, signal)
+    })
+  }
+  return async () => {
+    if (process.env.KTR_KEEP_CLUSTER === '1') return
+    await cluster.stop()
+  }
+}
