@@ -90,7 +90,7 @@ export async function startKindCluster(opts: KindClusterOptions = {}): Promise<C
       if (!created || stopped) return
       stopped = true
       if (opts.keep ?? process.env.KIND_KEEP === '1') {
-        log(`keeping kind cluster ${name} (KIND_KEEP=1); delete it with: kind delete cluster --name ${name}`)
+        log(`keeping kind cluster ${name}; delete it with: kind delete cluster --name ${name}`)
         return
       }
       log(`deleting kind cluster ${name}`)
@@ -139,16 +139,17 @@ async function writeKubeconfig(name: string, path: string): Promise<void> {
 async function waitForWorkloadReadiness(kubeconfigPath: string, log: (line: string) => void): Promise<void> {
   const core = clientsFor(kubeconfigPath).core
   const deadline = Date.now() + 300_000
+  const hint = 'are its node containers running (`kind get nodes`, `docker ps -a`)? If not, delete the cluster and start again'
   await waitUntil('every node to be Ready', deadline, async () => {
     const nodes = (await core.listNode()).items
     const notReady = nodes.filter((n) => !n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
     if (notReady.length) throw new Error(`not Ready: ${notReady.map((n) => n.metadata?.name).join(', ')}`)
     return nodes.length > 0
-  })
+  }, hint)
   await waitUntil('the ServiceAccount default/default', deadline, async () => {
     await core.readNamespacedServiceAccount({ name: 'default', namespace: 'default' })
     return true
-  })
+  }, hint)
   log('all nodes are Ready')
 }
 
@@ -173,12 +174,12 @@ interface RotateContext {
  *     controller manager signs a fresh token Secret with the new key.
  *
  * The restart moves both manifests out of /etc/kubernetes/manifests, waits
- * until the kubelet has stopped their containers, and moves them back: the
- * kubeadm docs' way to restart a static pod. Stopping the containers with
- * crictl instead would let the kubelet restart them with crash-loop back-off
- * (slower on each rotation), and could restart kube-apiserver before the key
- * files are replaced; editing the manifest alone restarts nothing when its
- * content does not change (two abrupt rotations in a row).
+ * until the kubelet has stopped their containers, replaces the files while
+ * nothing runs, and moves the manifests back: the kubeadm docs' way to restart
+ * a static pod. Why not the alternatives: `crictl stop` makes the kubelet
+ * restart the container in place under crash-loop back-off, which grows with
+ * each rotation; editing kube-apiserver.yaml restarts only that pod, and
+ * nothing at all when its content stays the same (two abrupt rotations).
  */
 async function rotateKey(c: RotateContext, { keepOld = false }: RotateOptions): Promise<void> {
   const deadline = Date.now() + c.rotateTimeoutMs
@@ -284,12 +285,20 @@ async function unpark(node: string): Promise<void> {
 }
 
 async function readNodeFile(node: string, path: string): Promise<string> {
-  return (await quiet`docker exec ${node} cat ${path}`).stdout
+  const out = await quiet`docker exec ${node} cat ${path}`.catch((err: unknown) => {
+    throw new Error(`could not read ${node}:${path}`, { cause: err })
+  })
+  return out.stdout
 }
 
-/** `install` sets the mode before any byte is written: the private key is never world-readable. */
+/**
+ * An empty file with the final mode first, so the private key is never
+ * readable by others; then dd fills it from stdin (it reads fd 0 whatever
+ * that is, where opening /dev/stdin fails on a socket).
+ */
 async function writeNodeFile(node: string, path: string, content: string, mode: string): Promise<void> {
-  await $({ quiet: true, input: content })`docker exec -i ${node} install -m ${mode} /dev/stdin ${path}`
+  await quiet`docker exec ${node} install -m ${mode} /dev/null ${path}`
+  await $({ quiet: true, input: content })`docker exec -i ${node} dd ${`of=${path}`} status=none`
 }
 
 function clientsFor(kubeconfigPath: string): { core: k8s.CoreV1Api; openid: k8s.OpenidApi } {
