@@ -1,0 +1,152 @@
+// Which cluster, as kubectl decides it:
+//   --kubeconfig <path> > KUBECONFIG (a list; first file to set a name wins)
+//   > ~/.kube/config > in-cluster (KUBERNETES_SERVICE_HOST and a mounted token)
+// then --context, else the kubeconfig's current-context. Errors are usage
+// errors that name the path or context and the fix. TLS verification is never
+// turned off here: the kubeconfig's own settings are used as written.
+import { existsSync, readFileSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { delimiter, join, resolve } from 'node:path'
+import { KubeConfig, type Cluster, type Context, type User } from '@kubernetes/client-node'
+import { UsageError } from '../errors.ts'
+import type { Env } from './flags.ts'
+
+export interface KubeConfigOptions {
+  kubeconfig?: string | undefined
+  context?: string | undefined
+}
+
+/** Seams for tests; defaults are the real home directory and the pod's service-account mount. */
+export interface KubeConfigSeams {
+  cwd?: string
+  homeDir?: string
+  serviceAccountDir?: string
+}
+
+export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount'
+
+/** Where the configuration came from, for messages ("context kind-x from /home/me/.kube/config"). */
+export type KubeConfigSource = { kind: 'file'; paths: string[] } | { kind: 'in-cluster' }
+
+export function loadKubeConfig(opts: KubeConfigOptions, env: Env, seams: KubeConfigSeams = {}): KubeConfig {
+  return loadKubeConfigWithSource(opts, env, seams).kc
+}
+
+export function loadKubeConfigWithSource(
+  opts: KubeConfigOptions,
+  env: Env,
+  seams: KubeConfigSeams = {},
+): { kc: KubeConfig; source: KubeConfigSource } {
+  const cwd = seams.cwd ?? process.cwd()
+  const home = seams.homeDir ?? homedir()
+  const saDir = seams.serviceAccountDir ?? SERVICE_ACCOUNT_DIR
+  let kc: KubeConfig
+  let source: KubeConfigSource
+
+  if (opts.kubeconfig) {
+    const path = resolve(cwd, opts.kubeconfig)
+    if (!existsSync(path)) throw new UsageError(`kubeconfig ${path} (from --kubeconfig) does not exist: fix the path`)
+    kc = mergeFiles([path])
+    source = { kind: 'file', paths: [path] }
+  } else if (env.KUBECONFIG) {
+    const listed = env.KUBECONFIG.split(delimiter).filter(Boolean).map((p) => resolve(cwd, p))
+    // kubectl skips listed files that do not exist; so do we, unless none does.
+    const present = listed.filter((p) => existsSync(p))
+    if (present.length === 0) {
+      throw new UsageError(
+        `no file named in KUBECONFIG exists (${listed.join(', ')}): fix KUBECONFIG or pass --kubeconfig <path>`,
+      )
+    }
+    kc = mergeFiles(present)
+    source = { kind: 'file', paths: present }
+  } else if (existsSync(join(home, '.kube', 'config'))) {
+    const path = join(home, '.kube', 'config')
+    kc = mergeFiles([path])
+    source = { kind: 'file', paths: [path] }
+  } else if (env.KUBERNETES_SERVICE_HOST && existsSync(join(saDir, 'token'))) {
+    kc = inCluster(env, saDir)
+    source = { kind: 'in-cluster' }
+  } else {
+    throw new UsageError(
+      `no kubeconfig found: ${join(home, '.kube', 'config')} does not exist, KUBECONFIG is not set and this is not a pod; pass --kubeconfig <path> or set KUBECONFIG`,
+    )
+  }
+
+  selectContext(kc, opts.context)
+  return { kc, source }
+}
+
+/** Reads and merges kubeconfig files the way kubectl does: the first file to define a name or a current-context wins. */
+function mergeFiles(paths: string[]): KubeConfig {
+  const clusters = new Map<string, Cluster>()
+  const users = new Map<string, User>()
+  const contexts = new Map<string, Context>()
+  let currentContext = ''
+  for (const path of paths) {
+    const one = new KubeConfig()
+    try {
+      one.loadFromFile(path)
+    } catch (err) {
+      throw new UsageError(`kubeconfig ${path} cannot be read (${(err as Error).message}): fix or replace the file`, { cause: err })
+    }
+    for (const c of one.getClusters()) if (!clusters.has(c.name)) clusters.set(c.name, c)
+    for (const u of one.getUsers()) if (!users.has(u.name)) users.set(u.name, u)
+    for (const c of one.getContexts()) if (!contexts.has(c.name)) contexts.set(c.name, c)
+    if (!currentContext) currentContext = one.getCurrentContext() ?? ''
+  }
+  const kc = new KubeConfig()
+  kc.loadFromOptions({ clusters: [...clusters.values()], users: [...users.values()], contexts: [...contexts.values()], currentContext })
+  return kc
+}
+
+/**
+ * The pod's own identity, like client-node's loadFromCluster but reading the
+ * injected environment. The API server's certificate is checked against the
+ * mounted ca.crt.
+ */
+function inCluster(env: Env, saDir: string): KubeConfig {
+  const host = env.KUBERNETES_SERVICE_HOST ?? ''
+  const port = env.KUBERNETES_SERVICE_PORT ?? '443'
+  const server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`
+  const nsFile = join(saDir, 'namespace')
+  const namespace = existsSync(nsFile) ? readFileSync(nsFile, 'utf8').trim() : undefined
+  const kc = new KubeConfig()
+  kc.loadFromOptions({
+    clusters: [{ name: 'in-cluster', server, caFile: join(saDir, 'ca.crt'), skipTLSVerify: false }],
+    users: [{ name: 'in-cluster', authProvider: { name: 'tokenFile', config: { tokenFile: join(saDir, 'token') } } }],
+    contexts: [{ name: 'in-cluster', cluster: 'in-cluster', user: 'in-cluster', ...(namespace ? { namespace } : {}) }],
+    currentContext: 'in-cluster',
+  })
+  return kc
+}
+
+function selectContext(kc: KubeConfig, wanted: string | undefined): void {
+  const names = kc.getContexts().map((c) => c.name)
+  const available = names.length > 0 ? `available contexts: ${names.join(', ')}` : 'the kubeconfig has no contexts'
+  if (wanted !== undefined) {
+    if (!kc.getContextObject(wanted)) throw new UsageError(`context "${wanted}" not found in the kubeconfig; ${available}`)
+    kc.setCurrentContext(wanted)
+  } else if (!kc.getCurrentContext() || !kc.getContextObject(kc.getCurrentContext())) {
+    const current = kc.getCurrentContext()
+    throw new UsageError(
+      `${current ? `current-context "${current}" is not defined in the kubeconfig` : 'the kubeconfig sets no current-context'}: pass --context <name> (${available})`,
+    )
+  }
+  const context = kc.getContextObject(kc.getCurrentContext())
+  if (context && !kc.getCluster(context.cluster)) {
+    throw new UsageError(`context "${context.name}" names cluster "${context.cluster}", which the kubeconfig does not define: fix the kubeconfig or pick another --context`)
+  }
+}
+
+/**
+ * The namespace scope a runbook works in: -A → all; -n → that one; else the
+ * context's namespace, else "default" (as kubectl).
+ */
+export function namespaceScope(
+  opts: { namespace?: string | undefined; allNamespaces?: boolean },
+  kc: KubeConfig,
+): { all: true } | { all: false; namespace: string } {
+  if (opts.allNamespaces) return { all: true }
+  if (opts.namespace) return { all: false, namespace: opts.namespace }
+  return { all: false, namespace: kc.getContextObject(kc.getCurrentContext())?.namespace || 'default' }
+}

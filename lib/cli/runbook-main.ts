@@ -1,0 +1,73 @@
+// The glue every runbook's main shares: parse flags (or print --help),
+// install the redactor, build the Output and the runbook's context, pick
+// the mode, run the engine, print the result, return the exit code.
+import { createOutput, type Output, type TextRedactor } from '../output.ts'
+import { Redactor } from '../redact.ts'
+import type { ExitCode } from '../errors.ts'
+import { resolveMode } from '../engine/mode.ts'
+import { createTerminalConfirm, type Confirm } from '../engine/prompt.ts'
+import { runRunbook } from '../engine/run.ts'
+import { renderReport, summarize } from '../engine/summary.ts'
+import { Modes, type RunReport, type Runbook } from '../engine/types.ts'
+import { parseCli, type CliSpec, type FlagSpec, type ParsedCli } from './flags.ts'
+import { helpText } from './help.ts'
+import { isDebug, type MainIO } from './main.ts'
+
+export interface ContextArgs<F extends readonly FlagSpec[], R extends TextRedactor> {
+  cli: ParsedCli<F>
+  output: Output
+  redactor: R
+  io: MainIO
+}
+
+export interface RunbookMainOptions<C, F extends readonly FlagSpec[], R extends TextRedactor = Redactor> {
+  cli: CliSpec<F>
+  runbook: Runbook<C>
+  /** Seam: this run's redactor (default `new Redactor({ showTokens: cli.common.showToken })`). */
+  redactor?: (cli: ParsedCli<F>) => R
+  /** Builds the runbook's context (clients, options) once flags are known. */
+  context: (args: ContextArgs<F, R>) => Promise<C> | C
+  /** Extra top-level fields for the report (they appear in --output json). */
+  extendReport?: (report: RunReport, ctx: C) => Record<string, unknown>
+  /** Seam: the interactive prompt (default: ask on io.stdin, write to io.stderr). */
+  confirm?: Confirm
+}
+
+export async function runbookMain<C, const F extends readonly FlagSpec[], R extends TextRedactor = Redactor>(
+  io: MainIO,
+  opts: RunbookMainOptions<C, F, R>,
+): Promise<ExitCode> {
+  const parsed = parseCli(opts.cli, io)
+  if (parsed.help) {
+    io.stdout.write(helpText(opts.cli, opts.runbook.steps))
+    return 0
+  }
+  const redactor = opts.redactor ? opts.redactor(parsed) : (new Redactor({ showTokens: parsed.common.showToken }) as TextRedactor as R)
+  io.redactor = redactor
+  const output = createOutput({
+    format: parsed.common.output,
+    stdout: io.stdout,
+    stderr: io.stderr,
+    isTTY: io.stderr.isTTY === true,
+    noColor: Boolean(parsed.env.NO_COLOR),
+    redactor,
+  })
+  const mode = resolveMode({ dryRun: parsed.common.dryRun, yes: parsed.common.yes, stdinIsTTY: io.stdin.isTTY === true })
+  const ctx = await opts.context({ cli: parsed, output, redactor, io })
+  const confirm = mode === Modes.interactive ? (opts.confirm ?? createTerminalConfirm({ input: io.stdin, output: io.stderr })) : undefined
+  const report = await runRunbook(opts.runbook, ctx, {
+    mode,
+    output,
+    now: io.now,
+    debug: isDebug(io.env),
+    ...(confirm ? { confirm } : {}),
+  })
+  if (output.format === 'json') {
+    // The engine's fields win over a runbook's extras of the same name.
+    output.result({ ...opts.extendReport?.(report, ctx), ...report })
+    output.info(summarize(report))
+  } else {
+    output.result(report, renderReport)
+  }
+  return report.exitCode
+}

@@ -1,0 +1,83 @@
+// The one place that asks a person something. The engine receives a
+// `Confirm` function, so tests answer with a script instead of a terminal.
+import { createInterface } from 'node:readline'
+import type { Check } from './types.ts'
+
+export const Answers = ['yes', 'skip', 'quit'] as const
+export type Answer = (typeof Answers)[number]
+
+export interface ConfirmRequest {
+  /** 1-based position of the step. */
+  index: number
+  total: number
+  step: { id: string; title: string }
+  check: Check
+}
+
+/** Asks whether to apply one step. The engine has already printed what the step found. */
+export type Confirm = (request: ConfirmRequest) => Promise<Answer>
+
+const answerWords: Record<string, Answer> = {
+  y: 'yes',
+  yes: 'yes',
+  s: 'skip',
+  skip: 'skip',
+  n: 'skip',
+  no: 'skip',
+  q: 'quit',
+  quit: 'quit',
+}
+
+/** `y`/`yes` → yes, `s`/`skip`/`n`/`no` → skip, `q`/`quit` → quit; anything else → undefined. */
+export function parseAnswer(text: string): Answer | undefined {
+  return answerWords[text.trim().toLowerCase()]
+}
+
+export function confirmQuestion(request: ConfirmRequest): string {
+  return `Apply step ${request.index}/${request.total} (${request.step.id})? [y]es / [s]kip / [q]uit: `
+}
+
+export interface TerminalConfirmOptions {
+  input: NodeJS.ReadableStream
+  /** Where the question is written: stderr, so stdout keeps only results. */
+  output: { write(chunk: string): unknown }
+}
+
+/**
+ * A Confirm that asks on a terminal and asks again on an unclear answer.
+ * Written on node:readline rather than zx's `question` because that one
+ * writes to stdout and never settles when input ends (Ctrl-D); here end of
+ * input means quit, the safe answer. The terminal stays in line mode (it
+ * echoes what is typed), and each question reads only the line typed after
+ * it: a line typed ahead of time does not confirm a later step.
+ */
+export function createTerminalConfirm({ input, output }: TerminalConfirmOptions): Confirm {
+  return (request) =>
+    new Promise<Answer>((resolve) => {
+      const rl = createInterface({ input, terminal: false })
+      let settled = false
+      const finish = (answer: Answer) => {
+        if (settled) return
+        settled = true
+        rl.close()
+        resolve(answer)
+      }
+      rl.once('close', () => finish('quit'))
+      rl.on('line', (text) => {
+        const answer = parseAnswer(text)
+        if (answer) return finish(answer)
+        output.write(`Please answer y (apply), s (skip this step) or q (quit).\n${confirmQuestion(request)}`)
+      })
+      output.write(confirmQuestion(request))
+    })
+}
+
+/** A Confirm that replays fixed answers in order (tests, scripted demos); quits when they run out. */
+export function scriptedConfirm(answers: readonly Answer[]): Confirm & { asked: ConfirmRequest[] } {
+  const asked: ConfirmRequest[] = []
+  const confirm = async (request: ConfirmRequest): Promise<Answer> => {
+    asked.push(request)
+    return answers[asked.length - 1] ?? 'quit'
+  }
+  return Object.assign(confirm, { asked })
+}

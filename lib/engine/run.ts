@@ -1,0 +1,240 @@
+// The engine: for each step, check live state → (confirm) → apply → verify,
+// and an outcome for every step, so a rerun after a crash re-checks the
+// cluster and continues where it stopped. It prints progress on the Output
+// (stderr) and returns a RunReport; printing the result is the caller's job.
+import { DomainError, ExitCode, UsageError } from '../errors.ts'
+import type { Output } from '../output.ts'
+import { toStepError } from './failure.ts'
+import type { Confirm } from './prompt.ts'
+import { outcomeLabel } from './summary.ts'
+import {
+  Modes,
+  Outcomes,
+  type Applied,
+  type Check,
+  type Mode,
+  type Outcome,
+  type RunReport,
+  type Runbook,
+  type Step,
+  type StepReport,
+  type Verified,
+} from './types.ts'
+
+export interface RunOptions {
+  mode: Mode
+  output: Output
+  /** Required in interactive mode: asks before each step that would change something. */
+  confirm?: Confirm
+  /** Clock seam for startedAt/finishedAt. */
+  now?: () => Date
+  /** Print the stack of an unexpected error in a step (KTR_DEBUG=1). */
+  debug?: boolean
+}
+
+/** The end of the refusal when there is no terminal to ask on and no --yes. */
+export const NO_TERMINAL_FIX = 'rerun with --yes to apply without asking, or --dry-run to see the plan'
+
+const STEP_ID = /^[a-z0-9]+(?:-[a-z0-9]+)*$/
+
+/** Throws (a bug, not an operator error) when step ids are not unique kebab-case. */
+export function validateRunbook(runbook: Runbook<never>): void {
+  const seen = new Set<string>()
+  for (const step of runbook.steps) {
+    if (!STEP_ID.test(step.id)) throw new Error(`runbook ${runbook.name}: step id "${step.id}" is not kebab-case`)
+    if (seen.has(step.id)) throw new Error(`runbook ${runbook.name}: step id "${step.id}" appears twice`)
+    seen.add(step.id)
+  }
+}
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown }
+
+export async function runRunbook<C>(runbook: Runbook<C>, ctx: C, opts: RunOptions): Promise<RunReport> {
+  validateRunbook(runbook as Runbook<never>)
+  const { mode, output, confirm } = opts
+  const now = opts.now ?? (() => new Date())
+  if (mode === Modes.interactive && !confirm) throw new Error('interactive mode needs a confirm function')
+  const startedAt = now()
+  const steps = runbook.steps
+  const total = steps.length
+  const { style } = output
+
+  // Without a terminal and without --yes, look before we leap: a read-only
+  // pass of every check decides whether the run may go ahead at all. The
+  // execution pass then replays these results instead of checking twice
+  // (nothing changed in between: no apply ran).
+  let planned: Map<number, Settled<Check>> | undefined
+  if (mode === Modes.noTerminal) {
+    planned = await planningPass(steps, ctx)
+    const wouldChange = steps.filter((s, i) => {
+      const r = planned?.get(i)
+      return !s.readOnly && r?.ok === true && r.value.needed
+    })
+    if (wouldChange.length > 0) {
+      const ids = wouldChange.map((s) => s.id).join(', ')
+      throw new UsageError(
+        `no terminal to confirm changes (${wouldChange.length === 1 ? 'step' : 'steps'} ${ids} would change the cluster): ${NO_TERMINAL_FIX}`,
+      )
+    }
+  }
+  const checkStep = async (step: Step<C>, i: number): Promise<Check> => {
+    const r = planned?.get(i)
+    if (!r) return step.check(ctx)
+    if (r.ok) return r.value
+    throw r.error
+  }
+
+  const reports: StepReport[] = []
+  let stopped: RunReport['stopped']
+  let fatal: unknown
+
+  for (const [i, step] of steps.entries()) {
+    if (stopped) {
+      reports.push(notRun(step, ctx, stopped))
+      continue
+    }
+    const prefix = `[${i + 1}/${total}] `
+    const indent = ' '.repeat(prefix.length)
+    const say = (line: string) => output.progress(`${indent}${line}`)
+    output.progress(`${style.bold(prefix + step.title)}`)
+    say(style.dim(step.description))
+
+    const report: StepReport = { id: step.id, title: step.title, needed: null, outcome: Outcomes.notRun, summary: '', kubectl: [] }
+    const finish = (outcome: Outcome, summary: string) => {
+      report.outcome = outcome
+      report.summary = summary
+      reports.push(report)
+      const mark =
+        outcome === Outcomes.failed
+          ? style.red('✗')
+          : outcome === Outcomes.planned || outcome === Outcomes.skipped || outcome === Outcomes.notRun
+            ? style.yellow('•')
+            : style.green('✓')
+      say(`${mark} ${outcomeLabel(outcome)}${summary ? `: ${summary}` : ''}`)
+    }
+    const addDetails = (phase: 'check' | 'apply' | 'verify', details: unknown) => {
+      if (details !== undefined) report.details = { ...report.details, [phase]: details }
+    }
+    const runVerify = async (check: Check): Promise<Verified | undefined> => {
+      if (!step.verify) return undefined
+      const verified = await step.verify(ctx, check)
+      report.verify = { ok: verified.ok, summary: verified.summary }
+      addDetails('verify', verified.details)
+      return verified
+    }
+
+    try {
+      const check = await checkStep(step, i)
+      report.needed = check.needed
+      addDetails('check', check.details)
+      report.kubectl = step.kubectl(ctx)
+      for (const command of report.kubectl) say(style.cyan(`$ ${command}`))
+
+      if (step.readOnly) {
+        const verified = await runVerify(check)
+        if (verified && !verified.ok) {
+          finish(Outcomes.failed, verified.summary)
+          stopped = 'failed'
+        } else {
+          finish(Outcomes.done, verified?.summary ?? check.summary)
+        }
+        continue
+      }
+      if (!check.needed) {
+        finish(Outcomes.notNeeded, check.summary)
+        continue
+      }
+      if (mode === Modes.plan) {
+        finish(Outcomes.planned, check.summary)
+        continue
+      }
+      say(`${style.yellow('needed:')} ${check.summary}`)
+      if (mode === Modes.interactive && confirm) {
+        const answer = await confirm({ index: i + 1, total, step: { id: step.id, title: step.title }, check })
+        if (answer === 'skip') {
+          finish(Outcomes.skipped, `${check.summary} (skipped at your request)`)
+          continue
+        }
+        if (answer === 'quit') {
+          stopped = 'quit'
+          finish(Outcomes.notRun, 'stopped at your request')
+          continue
+        }
+      } else if (mode !== Modes.unattended) {
+        throw new Error(`internal: step ${step.id} reached apply in mode ${mode}`)
+      }
+      if (!step.apply) {
+        throw new DomainError(
+          `step ${step.id} is needed but has no automatic fix (${check.summary}): do it by hand with the commands above, then rerun`,
+        )
+      }
+      const applied: Applied | void = await step.apply(ctx, check)
+      addDetails('apply', applied?.details)
+      // Recompute: apply may have learnt the concrete objects it touched.
+      report.kubectl = step.kubectl(ctx)
+      const summary = applied?.summary ?? check.summary
+      const verified = await runVerify(check)
+      if (verified && !verified.ok) {
+        say(`${style.green('✓')} applied: ${summary}`)
+        finish(Outcomes.failed, `verify failed: ${verified.summary}`)
+        stopped = 'failed'
+        continue
+      }
+      finish(Outcomes.applied, verified ? `${summary}; verified: ${verified.summary}` : summary)
+    } catch (err) {
+      fatal = err
+      stopped = 'failed'
+      report.error = toStepError(err)
+      finish(Outcomes.failed, report.error.message)
+      if (opts.debug && report.error.kind === 'unexpected' && err instanceof Error && err.stack) {
+        output.info(err.stack)
+      }
+    }
+  }
+
+  const failed = reports.some((r) => r.outcome === Outcomes.failed)
+  const exitCode: ExitCode =
+    fatal instanceof UsageError ? ExitCode.usage : failed ? ExitCode.failed : ExitCode.ok
+  return {
+    runbook: runbook.name,
+    mode,
+    startedAt: startedAt.toISOString(),
+    finishedAt: now().toISOString(),
+    ok: exitCode === ExitCode.ok,
+    exitCode,
+    ...(stopped ? { stopped } : {}),
+    steps: reports,
+  }
+}
+
+/** Every check in order, read-only; stops at the first one that throws. */
+async function planningPass<C>(steps: readonly Step<C>[], ctx: C): Promise<Map<number, Settled<Check>>> {
+  const results = new Map<number, Settled<Check>>()
+  for (const [i, step] of steps.entries()) {
+    try {
+      results.set(i, { ok: true, value: await step.check(ctx) })
+    } catch (error) {
+      results.set(i, { ok: false, error })
+      break
+    }
+  }
+  return results
+}
+
+function notRun<C>(step: Step<C>, ctx: C, why: 'failed' | 'quit'): StepReport {
+  let kubectl: string[] = []
+  try {
+    kubectl = step.kubectl(ctx)
+  } catch {
+    // A step that never ran may lack the context its commands are built
+    // from; its report then simply lists no commands.
+  }
+  return {
+    id: step.id,
+    title: step.title,
+    needed: null,
+    outcome: Outcomes.notRun,
+    summary: why === 'quit' ? 'not run: stopped at your request' : 'not run: an earlier step failed',
+    kubectl,
+  }
+}
