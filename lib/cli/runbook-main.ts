@@ -29,6 +29,8 @@ export interface RunbookMainOptions<C, F extends readonly FlagSpec[], R extends 
   context: (args: ContextArgs<F, R>) => Promise<C> | C
   /** Extra top-level fields for the report (they appear in --output json). */
   extendReport?: (report: RunReport, ctx: C) => Record<string, unknown>
+  /** Text output only: the runbook's own findings, printed on stdout before the step report. */
+  renderText?: (report: RunReport, ctx: C) => string
   /** Seam: the interactive prompt (default: ask on io.stdin, write to io.stderr). */
   confirm?: Confirm
 }
@@ -67,7 +69,7 @@ export async function runbookMain<C, const F extends readonly FlagSpec[], R exte
     output.result({ ...opts.extendReport?.(report, ctx), ...report })
     output.info(summarize(report))
   } else {
-    output.result(report, renderReport)
+    output.result(report, (r) => [opts.renderText?.(r, ctx), renderReport(r)].filter(Boolean).join('\n\n'))
   }
   return report.exitCode
 }

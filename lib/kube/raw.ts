@@ -25,9 +25,12 @@ export async function rawRequest(kc: KubeConfig, path: string, options: RawReque
   await kc.applyToHTTPSOptions(opts)
   if (options.bearerToken !== undefined) {
     // Only the CA stays: the request must authenticate with the token alone.
+    // client-node also packs the client certificate into an agent: drop it.
+    delete opts.agent
     delete opts.cert
     delete opts.key
     delete opts.pfx
+    delete opts.auth
     opts.headers = { Accept: 'application/json, */*', Authorization: `Bearer ${options.bearerToken}` }
   }
   const payload = options.body === undefined ? undefined : JSON.stringify(options.body)

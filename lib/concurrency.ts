@@ -1,0 +1,15 @@
+// Bounded concurrency: big clusters have thousands of objects, and the API
+// server (and its priority-and-fairness limits) should see a steady few
+// requests at a time, not a burst of thousands.
+export async function mapLimit<T, R>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length)
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++
+      results[index] = await work(items[index]!, index)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker))
+  return results
+}

@@ -1,0 +1,276 @@
+#!/usr/bin/env -S node --import tsx
+// verify-token: is this service-account token good? Checks the signature
+// against the cluster's current keys (or --key-file, offline), asks the API
+// server (TokenReview, the classic bearer GET, SelfSubjectReview), and gives
+// every token a status and a reason that ends with the fix.
+import { readFile } from 'node:fs/promises'
+import { text } from 'node:stream/consumers'
+import type { KubeConfig } from '@kubernetes/client-node'
+import { defineCli, loadKubeConfig, namespaceScope, runbookMain, runMain, type MainIO, type ParsedCli } from '../lib/cli/index.ts'
+import { mapLimit } from '../lib/concurrency.ts'
+import { kubectlCommand, type Runbook } from '../lib/engine/index.ts'
+import { UsageError } from '../lib/errors.ts'
+import { makeKube, type Kube } from '../lib/kube/clients.ts'
+import { explainApiError } from '../lib/kube/errors.ts'
+import { inspectStoredToken, inspectToken, UnclassifiedStatus, type TokenInspection } from '../lib/kube/inspect-token.ts'
+import { fetchJwks } from '../lib/kube/token-checks.ts'
+import {
+  listServiceAccounts,
+  listTokenSecrets,
+  parseSecretRef,
+  readTokenSecret,
+  secretFacts,
+  secretKey,
+  serviceAccountIndex,
+  tokenOf,
+  type Scope,
+} from '../lib/kube/token-secrets.ts'
+import type { Redactor } from '../lib/redact.ts'
+import { normalizeToken } from '../lib/token/decode.ts'
+import { keysFromJwks, loadPublicKeysFromPem, type VerificationKey } from '../lib/token/keys.ts'
+import { TokenStatus } from '../lib/token/status.ts'
+import { renderInspections } from '../lib/report/tokens.ts'
+
+export const cli = defineCli({
+  name: 'verify-token',
+  summary: 'Prove whether service-account tokens are good: signature, expiry, and what the API server says.',
+  flags: [
+    { name: 'token', type: 'string', valueName: 'jwt', description: 'A token to check: raw, or base64-wrapped as in `kubectl get secret -o yaml`.' },
+    { name: 'token-file', type: 'string', valueName: 'path|-', description: 'Read the token from a file, or from stdin with -.' },
+    { name: 'secret', type: 'string[]', valueName: 'namespace/name', description: 'Check the token of this service-account token Secret (repeatable).' },
+    { name: 'all', type: 'boolean', description: 'Check every service-account token Secret in scope (-n, -A, -l).' },
+    {
+      name: 'key-file',
+      type: 'string[]',
+      valueName: 'pem',
+      description:
+        "Verify signatures with these public keys (repeatable, like kube-apiserver's --service-account-key-file) instead of /openid/v1/jwks. With --token/--token-file only, nothing contacts a cluster.",
+    },
+    { name: 'offline', type: 'boolean', description: 'Never contact the cluster: signature and times only (needs --key-file).' },
+  ],
+  examples: [
+    { command: 'verify-token --secret kube-system/build-robot-token', description: 'one Secret, live' },
+    { command: 'verify-token --all -A -o json', description: 'every token Secret in the cluster, for a script' },
+    { command: 'kubectl get secret x -o jsonpath={.data.token} | verify-token --token-file - --key-file sa.pub', description: 'offline' },
+  ],
+})
+
+type Flags = ParsedCli<NonNullable<(typeof cli)['flags']>>['flags']
+
+interface Ctx {
+  flags: Flags
+  /** -l: label selector for --all. */
+  selector?: string
+  redactor: Redactor
+  now: () => Date
+  stdin: MainIO['stdin']
+  cwd: string
+  /** Undefined when offline. */
+  kube?: Kube
+  scope: Scope
+  keys?: VerificationKey[]
+  keySource?: string
+  /** Tokens to inspect, in input order. */
+  inputs: Array<{ source: string; token?: string; secret?: Parameters<typeof secretFacts>[0] }>
+  accounts?: Map<string, string>
+  results: TokenInspection[]
+}
+
+const LIVE_CHECK_PARALLELISM = 8
+
+export const runbook: Runbook<Ctx> = {
+  name: cli.name,
+  summary: cli.summary,
+  steps: [
+    {
+      id: 'load-keys',
+      title: 'Load the verification keys',
+      description: "Reads the public keys the API server verifies tokens with, so each token's signature and key ID can be checked offline.",
+      readOnly: true,
+      kubectl: (ctx) =>
+        ctx.flags.keyFile.length > 0 ? ctx.flags.keyFile.map((f) => `openssl pkey -pubin -in ${f} -noout -text`) : [kubectlCommand('get', '--raw', '/openid/v1/jwks')],
+      check: async (ctx) => {
+        if (ctx.flags.keyFile.length > 0) {
+          ctx.keys = (await Promise.all(ctx.flags.keyFile.map(async (f) => loadPublicKeysFromPem(await readKeyFile(f), f)))).flat()
+          ctx.keySource = ctx.flags.keyFile.join(', ')
+        } else if (ctx.kube) {
+          ctx.keys = keysFromJwks(await api(ctx.kube.kc, () => fetchJwks(ctx.kube!)))
+          ctx.keySource = '/openid/v1/jwks'
+        }
+        const kids = (ctx.keys ?? []).map((k) => k.kid)
+        return { needed: false, summary: `${kids.length} key(s) from ${ctx.keySource ?? 'nowhere'}: ${kids.join(', ') || '-'}`, details: { kids } }
+      },
+    },
+    {
+      id: 'collect-tokens',
+      title: 'Collect the tokens',
+      description: 'Reads the tokens to check from the flags, files or Secrets named; a token is never printed, only its fingerprint.',
+      readOnly: true,
+      kubectl: (ctx) => collectCommands(ctx),
+      check: async (ctx) => {
+        await collect(ctx)
+        return { needed: false, summary: `${ctx.inputs.length} token(s) to check` }
+      },
+    },
+    {
+      id: 'check-tokens',
+      title: 'Check each token',
+      description:
+        'Verifies each signature and expiry, then presents the token to the API server (TokenReview, a GET with the token as bearer: 401 rejected, 403 good but not allowed, and SelfSubjectReview).',
+      readOnly: true,
+      kubectl: (ctx) => [
+        `${kubectlCommand('create', '-o', 'yaml', '-f', '-')} <<< '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":"'"$TOKEN"'"}}'`,
+        `curl --cacert ca.crt -H "Authorization: Bearer $TOKEN" ${ctx.kube?.kc.getCurrentCluster()?.server ?? 'https://<apiserver>'}/api/v1/namespaces/<namespace>/pods`,
+        `${kubectlCommand('auth', 'whoami')} --token="$TOKEN"`,
+      ],
+      check: async (ctx) => {
+        ctx.results = await mapLimit(ctx.inputs, LIVE_CHECK_PARALLELISM, (input) => inspect(ctx, input))
+        return { needed: false, summary: countStatuses(ctx.results) }
+      },
+      verify: async (ctx) => {
+        const bad = ctx.results.filter((r) => r.status !== TokenStatus.valid)
+        return {
+          ok: ctx.results.length > 0 && bad.length === 0,
+          summary:
+            ctx.results.length === 0
+              ? 'no token found in scope: nothing was verified'
+              : bad.length === 0
+                ? `all ${ctx.results.length} token(s) are valid`
+                : `${bad.length} of ${ctx.results.length} token(s) are not valid: ${bad[0]!.reason}`,
+        }
+      },
+    },
+  ],
+}
+
+async function inspect(ctx: Ctx, input: Ctx['inputs'][number]): Promise<TokenInspection> {
+  const secret = input.secret ? secretFacts(input.secret, ctx.accounts) : undefined
+  if (input.token === undefined) {
+    return {
+      source: input.source,
+      status: UnclassifiedStatus.pending,
+      reason: `${input.source} holds no token yet; check that kube-controller-manager runs with --service-account-private-key-file, then run regenerate-tokens.`,
+      ...(secret ? { secret } : {}),
+    }
+  }
+  const opts = { keys: ctx.keys, now: ctx.now(), ...(ctx.kube ? { kube: ctx.kube } : {}), ...(secret ? { secret } : {}) }
+  // A token the operator typed must decode (exit 2 otherwise); one read from
+  // the cluster is a finding about that Secret.
+  return api(ctx.kube?.kc, () => (input.secret ? inspectStoredToken(input.source, input.token!, opts) : inspectToken(input.source, input.token!, opts)))
+}
+
+async function collect(ctx: Ctx): Promise<void> {
+  const { flags } = ctx
+  if (flags.token !== undefined) ctx.inputs.push({ source: '--token', token: register(ctx, normalizeToken(flags.token)) })
+  if (flags.tokenFile !== undefined) {
+    const raw = await readTokenFile(flags.tokenFile, ctx.stdin)
+    ctx.inputs.push({ source: flags.tokenFile === '-' ? 'stdin' : flags.tokenFile, token: register(ctx, normalizeToken(raw)) })
+  }
+  if (!ctx.kube) return
+  const kube = ctx.kube
+  const defaultNamespace = ctx.scope.all ? 'default' : ctx.scope.namespace
+  for (const ref of flags.secret) {
+    const { namespace, name } = parseSecretRef(ref, defaultNamespace)
+    const secret = await api(kube.kc, () => readTokenSecret(kube, namespace, name))
+    ctx.inputs.push(secretInput(ctx, secret))
+  }
+  if (flags.all) {
+    const secrets = await api(kube.kc, () => listTokenSecrets(kube, ctx.scope, ctx.selector))
+    for (const secret of secrets) ctx.inputs.push(secretInput(ctx, secret))
+  }
+  if (flags.all || flags.secret.length > 0) ctx.accounts = serviceAccountIndex(await api(kube.kc, () => listServiceAccounts(kube, ctx.scope.all || flags.secret.length > 0 ? { all: true } : ctx.scope)))
+}
+
+function secretInput(ctx: Ctx, secret: NonNullable<Ctx['inputs'][number]['secret']>): Ctx['inputs'][number] {
+  const token = tokenOf(secret)
+  return { source: `secret ${secretKey(secret)}`, secret, ...(token ? { token: register(ctx, token) } : {}) }
+}
+
+function register(ctx: Ctx, token: string): string {
+  ctx.redactor.register(token)
+  return token
+}
+
+function collectCommands(ctx: Ctx): string[] {
+  const commands = ctx.flags.secret.map((ref) => {
+    const [namespace, name] = ref.includes('/') ? ref.split('/') : [ctx.scope.all ? 'default' : ctx.scope.namespace, ref]
+    return `${kubectlCommand('get', 'secret', name ?? '', '-n', namespace ?? '', '-o', 'jsonpath={.data.token}')} | base64 --decode`
+  })
+  if (ctx.flags.all) {
+    const scope = ctx.scope.all ? ['-A'] : ['-n', ctx.scope.namespace]
+    commands.push(kubectlCommand('get', 'secrets', ...scope, '--field-selector', 'type=kubernetes.io/service-account-token', ...(ctx.selector ? ['-l', ctx.selector] : [])))
+  }
+  return commands
+}
+
+function countStatuses(results: TokenInspection[]): string {
+  const counts = new Map<string, number>()
+  for (const r of results) counts.set(r.status, (counts.get(r.status) ?? 0) + 1)
+  return [...counts].map(([status, n]) => `${n} ${status}`).join(', ') || 'no tokens'
+}
+
+async function readTokenFile(path: string, stdin: MainIO['stdin']): Promise<string> {
+  let raw: string
+  try {
+    raw = path === '-' ? await text(stdin) : await readFile(path, 'utf8')
+  } catch (err) {
+    throw new UsageError(`cannot read --token-file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}; check the path`)
+  }
+  if (raw.trim() === '') throw new UsageError(`--token-file ${path} is empty: write the token into it, or pass it with --token`)
+  return raw
+}
+
+async function readKeyFile(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8')
+  } catch (err) {
+    throw new UsageError(`cannot read --key-file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}; check the path`)
+  }
+}
+
+/** Runs an API call, turning unreachable-cluster and credential failures into one-line errors. */
+async function api<T>(kc: KubeConfig | undefined, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call()
+  } catch (err) {
+    throw kc ? explainApiError(err, kc) : err
+  }
+}
+
+function validateInputs(flags: Flags): void {
+  const given = [flags.token !== undefined, flags.tokenFile !== undefined, flags.secret.length > 0, flags.all].filter(Boolean).length
+  if (given === 0) throw new UsageError('nothing to check: give --token, --token-file, --secret or --all')
+  if (flags.offline && (flags.secret.length > 0 || flags.all)) throw new UsageError('--offline cannot read Secrets: drop --offline, or pass the token with --token/--token-file')
+  if (flags.offline && flags.keyFile.length === 0) throw new UsageError('--offline needs --key-file to verify signatures with')
+}
+
+/** Offline when asked, or when key files are given and nothing needs the cluster. */
+function needsCluster(flags: Flags): boolean {
+  if (flags.offline) return false
+  return flags.secret.length > 0 || flags.all || flags.keyFile.length === 0
+}
+
+await runMain(import.meta.url, (io) =>
+  runbookMain(io, {
+    cli,
+    runbook,
+    context: ({ cli: parsed, redactor }) => {
+      validateInputs(parsed.flags)
+      const kc = needsCluster(parsed.flags) ? loadKubeConfig(parsed.common, parsed.env, { cwd: io.cwd }) : undefined
+      return {
+        flags: parsed.flags,
+        ...(parsed.common.selector ? { selector: parsed.common.selector } : {}),
+        redactor: redactor as Redactor,
+        now: io.now,
+        stdin: io.stdin,
+        cwd: io.cwd,
+        ...(kc ? { kube: makeKube(kc) } : {}),
+        scope: kc ? namespaceScope(parsed.common, kc) : { all: false, namespace: 'default' },
+        inputs: [],
+        results: [],
+      }
+    },
+    extendReport: (_report, ctx) => ({ results: ctx.results }),
+    renderText: (_report, ctx) => renderInspections(ctx.results),
+  }),
+)

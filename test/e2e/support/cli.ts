@@ -1,0 +1,44 @@
+// Runs a runbook the way an operator does: the executable file itself, as a
+// subprocess, with no terminal (stdin closed) unless input is given.
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+
+export interface CliResult {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+const root = join(import.meta.dirname, '..', '..', '..')
+
+export function runRunbook(
+  name: string,
+  args: readonly string[],
+  opts: { kubeconfig?: string; env?: Record<string, string>; input?: string; timeoutMs?: number } = {},
+): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...opts.env }
+    if (opts.kubeconfig) env.KUBECONFIG = opts.kubeconfig
+    const child = spawn(join(root, 'runbooks', `${name}.ts`), args, { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 170_000)
+    child.on('error', reject)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
+    child.stdin.end(opts.input ?? '')
+  })
+}
+
+/** The JSON document a runbook printed with -o json. */
+export function jsonOf<T = Record<string, unknown>>(result: CliResult): T {
+  try {
+    return JSON.parse(result.stdout) as T
+  } catch {
+    throw new Error(`stdout is not one JSON document (exit ${result.code}):\n${result.stdout}\n--- stderr:\n${result.stderr}`)
+  }
+}
