@@ -1,0 +1,115 @@
+// When is a restart done? The same rules as `kubectl rollout status`, plus
+// one: the template must carry our restart (kubectl.kubernetes.io/restartedAt
+// at or after ours), so a rollout that finished before the patch landed does
+// not count. Each status says what is still awaited, for the wait's progress
+// line; the *Complete predicates are the yes/no. For pods evicted one by one,
+// podsReplaced checks that none of the old pod UIDs is left.
+import type { V1DaemonSet, V1Deployment, V1ObjectMeta, V1Pod, V1StatefulSet } from '@kubernetes/client-node'
+import { podRef, type PodRef } from './keys.ts'
+import { templateRestartedSince } from './restarted-at.ts'
+
+export interface RolloutStatus {
+  readonly complete: boolean
+  /** The rollout cannot finish by itself (Deployment ProgressDeadlineExceeded). */
+  readonly failed?: true
+  /** What was found or what is still awaited: `2 of 3 replicas updated`. */
+  readonly detail: string
+}
+
+const NOT_RESTARTED = 'the pod template does not carry the restart yet'
+const ON_DELETE = 'update strategy OnDelete: a template change replaces no pod; evict the pods and check podsReplaced'
+
+function waiting(detail: string): RolloutStatus {
+  return { complete: false, detail }
+}
+
+/** Undefined when the controller has seen the latest spec; else what it is behind on. */
+function generationLag(meta: V1ObjectMeta | undefined, observed: number | undefined): string | undefined {
+  const generation = meta?.generation ?? 0
+  const seen = observed ?? 0
+  return seen >= generation ? undefined : `waiting for the controller to observe generation ${generation} (it has seen ${seen})`
+}
+
+export function deploymentRolloutStatus(deploy: V1Deployment, restartedAt: Date | string): RolloutStatus {
+  if (!templateRestartedSince(deploy.spec?.template, restartedAt)) return waiting(NOT_RESTARTED)
+  const status = deploy.status ?? {}
+  const lag = generationLag(deploy.metadata, status.observedGeneration)
+  if (lag) return waiting(lag)
+  const progressing = status.conditions?.find((condition) => condition.type === 'Progressing')
+  if (progressing?.reason === 'ProgressDeadlineExceeded') {
+    return { complete: false, failed: true, detail: `progress deadline exceeded: ${progressing.message ?? 'no message'}` }
+  }
+  const want = deploy.spec?.replicas ?? 1
+  const updated = status.updatedReplicas ?? 0
+  const total = status.replicas ?? 0
+  const available = status.availableReplicas ?? 0
+  if (updated < want) return waiting(`${updated} of ${want} replicas updated`)
+  if (total > updated) return waiting(`${total - updated} old replicas pending termination`)
+  if (available < want) return waiting(`${available} of ${want} updated replicas available`)
+  return { complete: true, detail: `${want} replicas updated and available` }
+}
+
+export function statefulSetRolloutStatus(sts: V1StatefulSet, restartedAt: Date | string): RolloutStatus {
+  const strategy = sts.spec?.updateStrategy
+  if (strategy?.type === 'OnDelete') return waiting(ON_DELETE)
+  if (!templateRestartedSince(sts.spec?.template, restartedAt)) return waiting(NOT_RESTARTED)
+  const status = sts.status
+  const lag = generationLag(sts.metadata, status?.observedGeneration)
+  if (lag) return waiting(lag)
+  const want = sts.spec?.replicas ?? 1
+  const ready = status?.readyReplicas ?? 0
+  const updated = status?.updatedReplicas ?? 0
+  if (ready < want) return waiting(`${ready} of ${want} pods ready`)
+  const partition = strategy?.rollingUpdate?.partition ?? 0
+  if (partition > 0) {
+    // Pods below the partition keep the old revision by design (kubectl counts the same way).
+    const expected = Math.max(want - partition, 0)
+    if (updated < expected) return waiting(`${updated} of ${expected} pods updated (partition ${partition})`)
+    return { complete: true, detail: `${expected} pods at or above partition ${partition} updated and ${want} ready` }
+  }
+  if (status?.updateRevision !== status?.currentRevision) {
+    return waiting(`${updated} of ${want} pods at revision ${status?.updateRevision ?? '?'}`)
+  }
+  return { complete: true, detail: `${want} pods ready at revision ${status?.currentRevision ?? '?'}` }
+}
+
+export function daemonSetRolloutStatus(ds: V1DaemonSet, restartedAt: Date | string): RolloutStatus {
+  if (ds.spec?.updateStrategy?.type === 'OnDelete') return waiting(ON_DELETE)
+  if (!templateRestartedSince(ds.spec?.template, restartedAt)) return waiting(NOT_RESTARTED)
+  const status = ds.status
+  const lag = generationLag(ds.metadata, status?.observedGeneration)
+  if (lag) return waiting(lag)
+  const desired = status?.desiredNumberScheduled ?? 0
+  const updated = status?.updatedNumberScheduled ?? 0
+  const available = status?.numberAvailable ?? 0
+  if (updated < desired) return waiting(`${updated} of ${desired} updated pods scheduled`)
+  if (available < desired) return waiting(`${available} of ${desired} updated pods available`)
+  return { complete: true, detail: `${desired} pods updated and available` }
+}
+
+export function deploymentRolloutComplete(deploy: V1Deployment, restartedAt: Date | string): boolean {
+  return deploymentRolloutStatus(deploy, restartedAt).complete
+}
+
+export function statefulSetRolloutComplete(sts: V1StatefulSet, restartedAt: Date | string): boolean {
+  return statefulSetRolloutStatus(sts, restartedAt).complete
+}
+
+export function daemonSetRolloutComplete(ds: V1DaemonSet, restartedAt: Date | string): boolean {
+  return daemonSetRolloutStatus(ds, restartedAt).complete
+}
+
+/** The pods in `afterPods` that are still one of the pods before the restart (same uid), terminating or not. */
+export function podsRemaining(beforeUids: Iterable<string>, afterPods: readonly V1Pod[]): PodRef[] {
+  const before = new Set(beforeUids)
+  return afterPods.map(podRef).filter((pod) => pod.uid !== '' && before.has(pod.uid))
+}
+
+/**
+ * Whether every pod from before is gone: none of `afterPods` has one of
+ * `beforeUids`. Says nothing about the new pods being ready; the rollout
+ * status (or the pod's Ready condition) does.
+ */
+export function podsReplaced(beforeUids: Iterable<string>, afterPods: readonly V1Pod[]): boolean {
+  return podsRemaining(beforeUids, afterPods).length === 0
+}
