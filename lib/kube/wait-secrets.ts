@@ -1,0 +1,105 @@
+// Waiting for the tokens controller to refill Secrets: one list, then one
+// watch over all token Secrets in scope (not a poll per Secret), re-listing
+// if the watch drops, until every target holds a new token or the deadline.
+import * as k8s from '@kubernetes/client-node'
+import { DomainError } from '../errors.ts'
+import type { Ticker } from '../engine/progress.ts'
+import type { Kube } from './clients.ts'
+import { listAll } from './list.ts'
+import { secretKey, tokenOf, TOKEN_SECRET_TYPE, type Scope } from './token-secrets.ts'
+
+export interface RefillOptions {
+  scope: Scope
+  timeoutMs: number
+  ticker?: Ticker
+}
+
+/**
+ * Resolves with the token of every target (namespace/name → token) once each
+ * holds one. Call it after blanking or recreating the targets: from then on
+ * any token they hold is a refill. (A refill can equal the old token: legacy
+ * tokens have no iat or jti, so the same key signs the same bytes.)
+ */
+export async function waitForTokenRefills(kube: Kube, targets: ReadonlySet<string>, opts: RefillOptions): Promise<Map<string, string>> {
+  const filled = new Map<string, string>()
+  const deadline = Date.now() + opts.timeoutMs
+  const consider = (secret: k8s.V1Secret) => {
+    const key = secretKey(secret)
+    const token = tokenOf(secret)
+    if (targets.has(key) && token) filled.set(key, token)
+    opts.ticker?.update({ ready: filled.size, total: targets.size })
+  }
+  while (filled.size < targets.size) {
+    const { items, resourceVersion } = await listSnapshot(kube, opts.scope)
+    items.forEach(consider)
+    if (filled.size === targets.size) break
+    const remaining = deadline - Date.now()
+    if (remaining <= 0) throw notRefilled(targets, filled, opts.timeoutMs)
+    // Watch from the list's own snapshot, so no change between the two is missed;
+    // re-list at least every 30 s in case the watch silently stalls.
+    await watchUntil(kube, opts.scope, resourceVersion, Math.min(remaining, 30_000), (secret) => {
+      consider(secret)
+      return filled.size === targets.size
+    })
+    if (filled.size < targets.size && Date.now() >= deadline) throw notRefilled(targets, filled, opts.timeoutMs)
+  }
+  return filled
+}
+
+/** A paged list and the resourceVersion of its snapshot (every page of a paged list is served from the first page's snapshot). */
+async function listSnapshot(kube: Kube, scope: Scope): Promise<{ items: k8s.V1Secret[]; resourceVersion: string | undefined }> {
+  const fieldSelector = `type=${TOKEN_SECRET_TYPE}`
+  let resourceVersion: string | undefined
+  const items = await listAll(async (page) => {
+    const result = scope.all
+      ? await kube.core.listSecretForAllNamespaces({ fieldSelector, ...page })
+      : await kube.core.listNamespacedSecret({ namespace: scope.namespace, fieldSelector, ...page })
+    resourceVersion ??= result.metadata?.resourceVersion
+    return result
+  })
+  return { items, resourceVersion }
+}
+
+/** Watches token Secrets until `onSecret` returns true, the watch ends, or `ms` pass. */
+function watchUntil(kube: Kube, scope: Scope, resourceVersion: string | undefined, ms: number, onSecret: (s: k8s.V1Secret) => boolean): Promise<void> {
+  const path = scope.all ? '/api/v1/secrets' : `/api/v1/namespaces/${scope.namespace}/secrets`
+  return new Promise((resolve) => {
+    let controller: AbortController | undefined
+    let finished = false
+    const finish = () => {
+      if (finished) return
+      finished = true
+      clearTimeout(timer)
+      controller?.abort()
+      resolve()
+    }
+    const timer = setTimeout(finish, ms)
+    new k8s.Watch(kube.kc)
+      .watch(
+        path,
+        { fieldSelector: `type=${TOKEN_SECRET_TYPE}`, ...(resourceVersion ? { resourceVersion } : {}), allowWatchBookmarks: true },
+        (phase, object: k8s.V1Secret) => {
+          if ((phase === 'ADDED' || phase === 'MODIFIED') && onSecret(object)) finish()
+        },
+        // The watch ended (server timeout, dropped connection): the caller re-lists.
+        () => finish(),
+      )
+      .then(
+        (c) => {
+          controller = c
+          if (finished) c.abort()
+        },
+        () => finish(),
+      )
+  })
+}
+
+function notRefilled(targets: ReadonlySet<string>, filled: Map<string, string>, timeoutMs: number): DomainError {
+  const pending = [...targets.keys()].filter((k) => !filled.has(k))
+  const shown = pending.slice(0, 5).join(', ') + (pending.length > 5 ? ` and ${pending.length - 5} more` : '')
+  return new DomainError(
+    `the tokens controller did not refill ${pending.length} Secret(s) within ${Math.round(timeoutMs / 1000)}s: ${shown}. ` +
+      'Check that kube-controller-manager is running and was started with --service-account-private-key-file ' +
+      '(kubectl -n kube-system get pods -l component=kube-controller-manager; its log names tokens-controller errors), then rerun regenerate-tokens: it continues where it stopped',
+  )
+}

@@ -1,0 +1,250 @@
+#!/usr/bin/env -S node --import tsx
+// regenerate-tokens: issue new tokens for the service-account token Secrets
+// whose tokens the cluster no longer accepts (its signing key changed). Backs
+// every Secret up first, blanks (or recreates) it so the tokens controller
+// signs a new token with the current key, waits for the refill with a watch,
+// and proves the new token works and the old one is rejected.
+import type { KubeConfig, V1Secret } from '@kubernetes/client-node'
+import { join } from 'node:path'
+import { defineCli, loadKubeConfig, namespaceScope, runbookMain, runMain, type ParsedCli } from '../lib/cli/index.ts'
+import { Backup, defaultBackupRoot, timestampDirName } from '../lib/backup.ts'
+import { mapLimit } from '../lib/concurrency.ts'
+import { createTicker, kubectlCommand, type Runbook } from '../lib/engine/index.ts'
+import type { Output } from '../lib/output.ts'
+import { makeKube, type Kube } from '../lib/kube/clients.ts'
+import { explainApiError } from '../lib/kube/errors.ts'
+import { fetchJwks, reviewToken } from '../lib/kube/token-checks.ts'
+import { listServiceAccounts, listTokenSecrets, SA_NAME_ANNOTATION, secretKey, serviceAccountIndex, tokenOf, type Scope } from '../lib/kube/token-secrets.ts'
+import { waitForTokenRefills } from '../lib/kube/wait-secrets.ts'
+import type { Redactor } from '../lib/redact.ts'
+import { regenerate, Strategy, type RegenerateOutcome } from '../lib/regenerate/apply.ts'
+import { assessSecret, summarizeAssessments, Verdict, type SecretAssessment } from '../lib/regenerate/select.ts'
+import { decodeToken } from '../lib/token/decode.ts'
+import { describeToken } from '../lib/token/describe.ts'
+import { keysFromJwks, type VerificationKey } from '../lib/token/keys.ts'
+import { verifySignature } from '../lib/token/signature.ts'
+
+export const cli = defineCli({
+  name: 'regenerate-tokens',
+  summary: 'Issue new tokens for service-account token Secrets whose tokens no longer verify (after the signing key changed).',
+  flags: [
+    { name: 'service-account', type: 'string', valueName: 'name', description: 'Only Secrets of this ServiceAccount.' },
+    { name: 'all-tokens', type: 'boolean', description: 'Regenerate every token Secret in scope, also those that still verify.' },
+    {
+      name: 'strategy',
+      type: 'string',
+      default: 'in-place',
+      allowed: ['in-place', 'recreate'],
+      description: 'in-place: blank data.token so the tokens controller refills the same Secret; recreate: delete and create it again under the same name.',
+    },
+    { name: 'backup-dir', type: 'string', valueName: 'dir', description: 'Where to back up each Secret before changing it (default: ~/.local/state/kube-token-runbooks/backups/<time>).' },
+    { name: 'timeout', type: 'number', default: 120, valueName: 'seconds', description: 'How long to wait for the tokens controller to refill the Secrets.' },
+    { name: 'max-parallel', type: 'number', default: 10, valueName: 'n', description: 'Secrets changed (and verified) at once.' },
+  ],
+  examples: [
+    { command: 'regenerate-tokens -A --dry-run', description: 'which Secrets are stale, and the kubectl commands, without changing anything' },
+    { command: 'regenerate-tokens -n payments --yes -o json', description: 'unattended, for CI' },
+  ],
+})
+
+type Flags = ParsedCli<NonNullable<(typeof cli)['flags']>>['flags']
+
+interface Ctx {
+  flags: Flags
+  kube: Kube
+  scope: Scope
+  selector?: string
+  backup: Backup
+  output: Output
+  redactor: Redactor
+  now: () => Date
+  keys: VerificationKey[]
+  assessments: SecretAssessment[]
+  /** Stale and empty Secrets, as read before any change. */
+  targets: V1Secret[]
+  outcomes: Map<string, RegenerateOutcome>
+  refilled: Map<string, string>
+}
+
+export const runbook: Runbook<Ctx> = {
+  name: cli.name,
+  summary: cli.summary,
+  steps: [
+    {
+      id: 'find-stale-tokens',
+      title: 'Find the stale token Secrets',
+      description:
+        "Lists every service-account token Secret in scope and checks its token's signature against the API server's current keys; Secrets whose ServiceAccount is gone are reported, not touched.",
+      readOnly: true,
+      kubectl: (ctx) => [kubectlCommand('get', '--raw', '/openid/v1/jwks'), kubectlCommand('get', 'secrets', ...scopeArgs(ctx), '--field-selector', 'type=kubernetes.io/service-account-token')],
+      check: async (ctx) => {
+        await api(ctx.kube.kc, () => assess(ctx))
+        return { needed: false, summary: summarizeAssessments(ctx.assessments), details: { assessments: ctx.assessments } }
+      },
+    },
+    {
+      id: 'back-up-secrets',
+      title: 'Back up the Secrets',
+      description: 'Writes each Secret about to change to the backup directory (owner-only files and a manifest); nothing changes if the backup cannot be written.',
+      kubectl: (ctx) =>
+        ctx.targets.map((s) => `${kubectlCommand('get', 'secret', s.metadata!.name!, '-n', s.metadata!.namespace!, '-o', 'json')} > ${join(ctx.backup.dir, 'secret', s.metadata!.namespace!, `${s.metadata!.name}.json`)}`),
+      check: async (ctx) => {
+        const saved = new Set((await ctx.backup.objects()).map((o) => `${o.namespace}/${o.name}`))
+        const missing = ctx.targets.filter((s) => !saved.has(secretKey(s)))
+        return { needed: missing.length > 0, summary: missing.length ? `${missing.length} Secret(s) to back up to ${ctx.backup.dir}` : 'nothing to back up' }
+      },
+      apply: async (ctx) => {
+        for (const secret of ctx.targets) await ctx.backup.save('Secret', secret)
+        return { summary: `backed up ${ctx.targets.length} Secret(s) to ${ctx.backup.dir}` }
+      },
+      verify: async (ctx) => {
+        const saved = new Set((await ctx.backup.objects()).map((o) => `${o.namespace}/${o.name}`))
+        const missing = ctx.targets.filter((s) => !saved.has(secretKey(s)))
+        return { ok: missing.length === 0, summary: missing.length ? `${missing.length} Secret(s) missing from the backup` : `backup complete: ${ctx.backup.dir}` }
+      },
+    },
+    {
+      id: 'regenerate-tokens',
+      title: 'Regenerate the tokens',
+      description:
+        'Blanks data.token of each stale Secret (or recreates it with --strategy recreate) so the tokens controller signs a new token with the current key, then waits for every refill.',
+      kubectl: (ctx) =>
+        ctx.targets.map((s) =>
+          ctx.flags.strategy === Strategy.recreate
+            ? `${kubectlCommand('get', 'secret', s.metadata!.name!, '-n', s.metadata!.namespace!, '-o', 'json')} | jq 'del(.data, .metadata.uid, .metadata.resourceVersion, .metadata.creationTimestamp)' | ${kubectlCommand('replace', '--force', '-f', '-')}`
+            : kubectlCommand('patch', 'secret', s.metadata!.name!, '-n', s.metadata!.namespace!, '--type=json', '-p', '[{"op":"replace","path":"/data/token","value":""}]'),
+        ),
+      check: async (ctx) => ({
+        needed: ctx.targets.length > 0,
+        summary: ctx.targets.length ? `${ctx.targets.length} Secret(s) need a new token (${ctx.flags.strategy})` : 'every token Secret in scope holds a current token',
+      }),
+      apply: async (ctx) => {
+        const now = ctx.now()
+        await mapLimit(ctx.targets, ctx.flags.maxParallel, async (secret) => {
+          if (!tokenOf(secret)) return // empty: the controller fills it anyway; nothing to blank
+          ctx.outcomes.set(secretKey(secret), await api(ctx.kube.kc, () => regenerate(ctx.kube, secret, ctx.flags.strategy as Strategy, now)))
+        })
+        const ticker = createTicker({ output: ctx.output, what: 'the tokens controller to refill the Secrets', timeoutMs: ctx.flags.timeout * 1000 })
+        const targets = new Set(ctx.targets.map(secretKey))
+        try {
+          ctx.refilled = await api(ctx.kube.kc, () => waitForTokenRefills(ctx.kube, targets, { scope: refillScope(ctx), timeoutMs: ctx.flags.timeout * 1000, ticker }))
+        } finally {
+          ticker.done()
+        }
+        for (const token of ctx.refilled.values()) ctx.redactor.register(token)
+        return { summary: `${ctx.refilled.size} Secret(s) hold a new token`, details: { outcomes: Object.fromEntries(ctx.outcomes) } }
+      },
+      verify: async (ctx) => {
+        const problems = (await mapLimit(ctx.targets, ctx.flags.maxParallel, (s) => api(ctx.kube.kc, () => proveRegenerated(ctx, s)))).filter((p): p is string => p !== undefined)
+        return {
+          ok: problems.length === 0,
+          summary: problems.length
+            ? `${problems.length} new token(s) failed the check: ${problems[0]}`
+            : `every new token is signed by a current key and authenticates; the old ones are rejected`,
+          details: { problems },
+        }
+      },
+    },
+  ],
+}
+
+async function assess(ctx: Ctx): Promise<void> {
+  const [jwks, secrets, accounts] = await Promise.all([
+    fetchJwks(ctx.kube),
+    listTokenSecrets(ctx.kube, ctx.scope, ctx.selector),
+    listServiceAccounts(ctx.kube, ctx.scope),
+  ])
+  ctx.keys = keysFromJwks(jwks)
+  const index = serviceAccountIndex(accounts)
+  const wanted = secrets.filter((s) => !ctx.flags.serviceAccount || s.metadata?.annotations?.[SA_NAME_ANNOTATION] === ctx.flags.serviceAccount)
+  const now = ctx.now()
+  ctx.assessments = await mapLimit(wanted, 50, async (secret) => {
+    const token = tokenOf(secret)
+    if (token) ctx.redactor.register(token)
+    const facts = { token, accounts: index, allTokens: ctx.flags.allTokens, now }
+    if (!token) return assessSecret(secret, facts)
+    try {
+      const decoded = decodeToken(token)
+      const expiresAt = describeToken(decoded).expiresAt
+      return assessSecret(secret, { ...facts, signature: await verifySignature(decoded, ctx.keys), ...(expiresAt ? { expiresAt } : {}) })
+    } catch (err) {
+      return assessSecret(secret, { ...facts, decodeError: err instanceof Error ? err.message : String(err) })
+    }
+  })
+  const needsWork = new Set(ctx.assessments.filter((a) => a.verdict === Verdict.stale || a.verdict === Verdict.empty).map((a) => a.key))
+  ctx.targets = wanted.filter((s) => needsWork.has(secretKey(s)))
+}
+
+/** The new token verifies with a current key and authenticates; the previous one is rejected. */
+async function proveRegenerated(ctx: Ctx, secret: V1Secret): Promise<string | undefined> {
+  const key = secretKey(secret)
+  const fresh = ctx.refilled.get(key)
+  if (!fresh) return `${key}: no new token`
+  const signature = await verifySignature(decodeToken(fresh), ctx.keys)
+  if (signature.result !== 'verified') return `${key}: the new token is not signed by a current key (${signature.result})`
+  const review = await reviewToken(ctx.kube, fresh)
+  if (!review.authenticated) return `${key}: TokenReview does not authenticate the new token (${review.error ?? 'no reason given'})`
+  // Signed by the same (current) key, a legacy token comes out byte-identical: nothing old to reject.
+  const previous = tokenOf(secret)
+  if (previous && previous !== fresh && (await reviewToken(ctx.kube, previous)).authenticated) return `${key}: the previous token is still accepted`
+  return undefined
+}
+
+/** Watch one namespace when every target is in it, else the whole cluster. */
+function refillScope(ctx: Ctx): Scope {
+  const namespaces = new Set(ctx.targets.map((s) => s.metadata?.namespace ?? ''))
+  return namespaces.size === 1 ? { all: false, namespace: [...namespaces][0]! } : { all: true }
+}
+
+function scopeArgs(ctx: Ctx): string[] {
+  return [...(ctx.scope.all ? ['-A'] : ['-n', ctx.scope.namespace]), ...(ctx.selector ? ['-l', ctx.selector] : [])]
+}
+
+async function api<T>(kc: KubeConfig, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call()
+  } catch (err) {
+    throw explainApiError(err, kc)
+  }
+}
+
+function renderAssessments(ctx: Ctx): string {
+  const interesting = ctx.assessments.filter((a) => a.verdict !== Verdict.current)
+  if (interesting.length === 0) return `${summarizeAssessments(ctx.assessments)}.`
+  const width = Math.max(...interesting.map((a) => a.key.length))
+  return [
+    `${summarizeAssessments(ctx.assessments)}:`,
+    ...interesting.map((a) => `  ${a.key.padEnd(width)}  ${a.verdict.padEnd(8)}  ${a.why}${ctx.outcomes.get(a.key) ? ` -> ${ctx.outcomes.get(a.key)}` : ''}`),
+  ].join('\n')
+}
+
+await runMain(import.meta.url, (io) =>
+  runbookMain(io, {
+    cli,
+    runbook,
+    context: ({ cli: parsed, output, redactor }) => {
+      const kc = loadKubeConfig(parsed.common, parsed.env, { cwd: io.cwd })
+      const backupDir = parsed.flags.backupDir ?? join(defaultBackupRoot(parsed.env), timestampDirName(io.now()))
+      return {
+        flags: parsed.flags,
+        kube: makeKube(kc),
+        scope: namespaceScope(parsed.common, kc),
+        ...(parsed.common.selector ? { selector: parsed.common.selector } : {}),
+        backup: new Backup(backupDir, cli.name, kc.getCurrentCluster()?.server ?? '', io.now),
+        output,
+        redactor: redactor as Redactor,
+        now: io.now,
+        keys: [],
+        assessments: [],
+        targets: [],
+        outcomes: new Map(),
+        refilled: new Map(),
+      }
+    },
+    extendReport: (_report, ctx) => ({
+      backupDir: ctx.backup.dir,
+      secrets: ctx.assessments.map((a) => ({ ...a, ...(ctx.outcomes.get(a.key) ? { outcome: ctx.outcomes.get(a.key) } : {}) })),
+    }),
+    renderText: (_report, ctx) => renderAssessments(ctx),
+  }),
+)
