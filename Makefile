@@ -4,11 +4,15 @@
 
 export PATH := $(PATH):/usr/local/go/bin
 RUNBOOKS := verify-token regenerate-tokens restart-dependent-pods fix-calico rotate-tokens
-.PHONY: test check unit e2e cluster-up cluster-down cluster-rotate-key bench $(RUNBOOKS)
+.PHONY: demo test check unit e2e cluster-up cluster-down cluster-rotate-key bench $(RUNBOOKS)
 
 # --- setup -------------------------------------------------------------------
 node_modules/.package-lock.json: package-lock.json   # install exactly the lockfile
 	npm ci --no-audit --no-fund
+
+# --- the main job, on the local cluster -----------------------------------------
+demo: node_modules/.package-lock.json                # broken cluster -> rotate-tokens --yes -> proof
+	@npx --no-install tsx test/demo/run.ts
 
 # --- tests -------------------------------------------------------------------
 test: check e2e                                      # everything CI runs

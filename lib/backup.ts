@@ -3,6 +3,7 @@
 // `backup()` before it touches an object and gives up on that object if the
 // write fails, so nothing is ever changed without a copy on disk.
 import { mkdir, readFile, writeFile, rename, readdir } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { DomainError } from './errors.ts'
@@ -41,6 +42,8 @@ interface KubeObject {
 
 export class Backup {
   private manifest: BackupManifest | undefined
+  /** Saves run one at a time: the manifest is read, extended and rewritten by each. */
+  private queue: Promise<unknown> = Promise.resolve()
 
   constructor(
     readonly dir: string,
@@ -49,8 +52,14 @@ export class Backup {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  /** Writes `object` to <dir>/<kind>/<namespace>/<name>.json (0600) and records it. Idempotent per object version. */
-  async save(kind: string, object: KubeObject): Promise<BackedUpObject> {
+  /** Writes `object` to <dir>/<kind>/<namespace>/<name>.json (0600) and records it; a second save of the same object keeps the first copy. */
+  save(kind: string, object: KubeObject): Promise<BackedUpObject> {
+    const saved = this.queue.then(() => this.saveNow(kind, object))
+    this.queue = saved.catch(() => undefined)
+    return saved
+  }
+
+  private async saveNow(kind: string, object: KubeObject): Promise<BackedUpObject> {
     const namespace = object.metadata?.namespace ?? '_cluster'
     const name = object.metadata?.name
     if (!name) throw new Error(`cannot back up a ${kind} without a name`)
@@ -116,7 +125,7 @@ export async function readBackup(dir: string): Promise<{ manifest: BackupManifes
 }
 
 async function writeAtomically(file: string, text: string): Promise<void> {
-  const temp = `${file}.tmp-${process.pid}`
+  const temp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`
   await writeFile(temp, text, { mode: 0o600 })
   await rename(temp, file)
 }

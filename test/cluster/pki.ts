@@ -59,14 +59,13 @@ export async function createPki(dir: string): Promise<ClusterPki> {
   const ca = { cert: join(dir, 'ca.crt'), key: join(dir, 'ca.key') }
   await newKey(ca.key)
   await quiet`openssl req -x509 -new -key ${ca.key} -subj /CN=kube-token-runbooks-ca -days 365 -sha256 -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign,digitalSignature -out ${ca.cert}`
-  const [apiserver, localhostServing, admin, controllerManager, scheduler, apiserverKubeletClient] = await Promise.all([
-    issue(dir, 'apiserver', ca, '/CN=kube-apiserver', servingExt(apiserverSans)),
-    issue(dir, 'localhost-serving', ca, '/CN=localhost', servingExt(['DNS:localhost', 'IP:127.0.0.1'])),
-    issue(dir, 'admin', ca, '/O=system:masters/CN=kubernetes-admin', clientExt),
-    issue(dir, 'controller-manager', ca, '/CN=system:kube-controller-manager', clientExt),
-    issue(dir, 'scheduler', ca, '/CN=system:kube-scheduler', clientExt),
-    issue(dir, 'apiserver-kubelet-client', ca, '/O=system:masters/CN=kube-apiserver-kubelet-client', clientExt),
-  ])
+  // One after another: openssl's -CAcreateserial shares ca.srl, and parallel signing races on it.
+  const apiserver = await issue(dir, 'apiserver', ca, '/CN=kube-apiserver', servingExt(apiserverSans))
+  const localhostServing = await issue(dir, 'localhost-serving', ca, '/CN=localhost', servingExt(['DNS:localhost', 'IP:127.0.0.1']))
+  const admin = await issue(dir, 'admin', ca, '/O=system:masters/CN=kubernetes-admin', clientExt)
+  const controllerManager = await issue(dir, 'controller-manager', ca, '/CN=system:kube-controller-manager', clientExt)
+  const scheduler = await issue(dir, 'scheduler', ca, '/CN=system:kube-scheduler', clientExt)
+  const apiserverKubeletClient = await issue(dir, 'apiserver-kubelet-client', ca, '/O=system:masters/CN=kube-apiserver-kubelet-client', clientExt)
   return { dir, ca, apiserver, localhostServing, admin, controllerManager, scheduler, apiserverKubeletClient }
 }
 

@@ -1,0 +1,495 @@
+// The cluster side of restarting what depends on a token: paged lists of
+// pods, their controllers, budgets and FailedMount events; the three ways to
+// replace a pod (rollout restart, eviction, re-creating a bare pod); and the
+// waits that prove each replacement happened, every one with a deadline and
+// a progress line. Decisions live in lib/workloads (pure); this module only
+// reads, writes and waits.
+import {
+  BatchV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+  type CoreV1Event,
+  type V1DaemonSet,
+  type V1Deployment,
+  type V1LabelSelector,
+  type V1Pod,
+  type V1PodDisruptionBudget,
+  type V1StatefulSet,
+} from '@kubernetes/client-node'
+import { mapLimit } from '../concurrency.ts'
+import { kubectlCommand } from '../engine/kubectl.ts'
+import { waitWithProgress, type WaitState } from '../engine/progress.ts'
+import { DomainError } from '../errors.ts'
+import type { Output } from '../output.ts'
+import { podRef, type PodRef } from '../workloads/keys.ts'
+import { controllerOf, type OwnerObjects } from '../workloads/owners.ts'
+import { restartPatch, restartedAtValue } from '../workloads/restarted-at.ts'
+import { evictionBody } from '../workloads/restart-plan.ts'
+import { daemonSetRolloutStatus, deploymentRolloutStatus, podsRemaining, statefulSetRolloutStatus, type RolloutStatus } from '../workloads/rollout.ts'
+import { isNotFound, statusOf, type Kube } from './clients.ts'
+import { listAll, type Page, type PageFetcher } from './list.ts'
+
+/** Where to look: every namespace (one cluster-wide paged list), or these namespaces (one paged list each). */
+export type Namespaces = { all: true } | { all: false; namespaces: readonly string[] }
+
+/** Lists at most this many namespaces at a time. */
+const NAMESPACE_PARALLELISM = 4
+
+async function listIn<T>(where: Namespaces, clusterWide: PageFetcher<T>, namespaced: (namespace: string) => PageFetcher<T>): Promise<T[]> {
+  if (where.all) return listAll(clusterWide)
+  const lists = await mapLimit([...new Set(where.namespaces)], NAMESPACE_PARALLELISM, (namespace) => listAll(namespaced(namespace)))
+  return lists.flat()
+}
+
+// Kube has no batch client; Jobs are only read, to tell a CronJob's pods apart.
+const batchClients = new WeakMap<Kube, BatchV1Api>()
+function batchOf(kube: Kube): BatchV1Api {
+  let batch = batchClients.get(kube)
+  if (!batch) {
+    batch = kube.kc.makeApiClient(BatchV1Api)
+    batchClients.set(kube, batch)
+  }
+  return batch
+}
+
+/** The client returns typed pages; list.ts wants the plain shape. */
+const page = <T>(promise: Promise<{ items: T[]; metadata?: { _continue?: string } }>): Promise<Page<T>> => promise
+
+export function listPods(kube: Kube, where: Namespaces, labelSelector?: string): Promise<V1Pod[]> {
+  const selector = labelSelector ? { labelSelector } : {}
+  return listIn(
+    where,
+    (p) => page(kube.core.listPodForAllNamespaces({ ...selector, ...p })),
+    (namespace) => (p) => page(kube.core.listNamespacedPod({ namespace, ...selector, ...p })),
+  )
+}
+
+/** ReplicaSets, Deployments, StatefulSets, DaemonSets and Jobs: what resolveOwner walks up through. */
+export async function listOwnerObjects(kube: Kube, where: Namespaces): Promise<OwnerObjects> {
+  const batch = batchOf(kube)
+  const [replicaSets, deployments, statefulSets, daemonSets, jobs] = await Promise.all([
+    listIn(
+      where,
+      (p) => page(kube.apps.listReplicaSetForAllNamespaces(p)),
+      (namespace) => (p) => page(kube.apps.listNamespacedReplicaSet({ namespace, ...p })),
+    ),
+    listIn(
+      where,
+      (p) => page(kube.apps.listDeploymentForAllNamespaces(p)),
+      (namespace) => (p) => page(kube.apps.listNamespacedDeployment({ namespace, ...p })),
+    ),
+    listIn(
+      where,
+      (p) => page(kube.apps.listStatefulSetForAllNamespaces(p)),
+      (namespace) => (p) => page(kube.apps.listNamespacedStatefulSet({ namespace, ...p })),
+    ),
+    listIn(
+      where,
+      (p) => page(kube.apps.listDaemonSetForAllNamespaces(p)),
+      (namespace) => (p) => page(kube.apps.listNamespacedDaemonSet({ namespace, ...p })),
+    ),
+    listIn(
+      where,
+      (p) => page(batch.listJobForAllNamespaces(p)),
+      (namespace) => (p) => page(batch.listNamespacedJob({ namespace, ...p })),
+    ),
+  ])
+  return { replicaSets, deployments, statefulSets, daemonSets, jobs }
+}
+
+export function listPdbs(kube: Kube, where: Namespaces): Promise<V1PodDisruptionBudget[]> {
+  return listIn(
+    where,
+    (p) => page(kube.policy.listPodDisruptionBudgetForAllNamespaces(p)),
+    (namespace) => (p) => page(kube.policy.listNamespacedPodDisruptionBudget({ namespace, ...p })),
+  )
+}
+
+/** The field selector of the kubelet's "MountVolume.SetUp failed" events. */
+export const FAILED_MOUNT_EVENTS = 'involvedObject.kind=Pod,reason=FailedMount'
+
+export function listFailedMountEvents(kube: Kube, where: Namespaces): Promise<CoreV1Event[]> {
+  const fieldSelector = FAILED_MOUNT_EVENTS
+  return listIn(
+    where,
+    (p) => page(kube.core.listEventForAllNamespaces({ fieldSelector, ...p })),
+    (namespace) => (p) => page(kube.core.listNamespacedEvent({ namespace, fieldSelector, ...p })),
+  )
+}
+
+// ---------------------------------------------------------------------------
+// Rollout restart
+
+export const RestartableKinds = ['Deployment', 'StatefulSet', 'DaemonSet'] as const
+export type RestartableKind = (typeof RestartableKinds)[number]
+type Workload = V1Deployment | V1StatefulSet | V1DaemonSet
+
+export interface WorkloadRef {
+  readonly kind: RestartableKind
+  readonly namespace: string
+  readonly name: string
+}
+
+/** `deployment/web`: how kubectl names it. */
+export const resourceName = (w: WorkloadRef) => `${w.kind.toLowerCase()}/${w.name}`
+
+export async function readWorkload(kube: Kube, w: WorkloadRef): Promise<Workload> {
+  const args = { namespace: w.namespace, name: w.name }
+  switch (w.kind) {
+    case 'Deployment':
+      return kube.apps.readNamespacedDeployment(args)
+    case 'StatefulSet':
+      return kube.apps.readNamespacedStatefulSet(args)
+    case 'DaemonSet':
+      return kube.apps.readNamespacedDaemonSet(args)
+  }
+}
+
+/**
+ * What `kubectl rollout restart` does: a strategic merge patch that sets the
+ * pod template's kubectl.kubernetes.io/restartedAt to now. Returns the value
+ * written, which the rollout wait compares against.
+ */
+export async function rolloutRestart(kube: Kube, w: WorkloadRef, now: Date): Promise<string> {
+  const args = { namespace: w.namespace, name: w.name, body: restartPatch(now) }
+  const options = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch)
+  try {
+    switch (w.kind) {
+      case 'Deployment':
+        await kube.apps.patchNamespacedDeployment(args, options)
+        break
+      case 'StatefulSet':
+        await kube.apps.patchNamespacedStatefulSet(args, options)
+        break
+      case 'DaemonSet':
+        await kube.apps.patchNamespacedDaemonSet(args, options)
+        break
+    }
+  } catch (err) {
+    if (isNotFound(err)) throw new DomainError(`${resourceName(w)} in namespace ${w.namespace} is gone (404): it was deleted since the plan was made; rerun to plan again`, { cause: err })
+    throw err
+  }
+  return restartedAtValue(now)
+}
+
+function rolloutStatusOf(kind: RestartableKind, workload: Workload, restartedAt: string): RolloutStatus {
+  switch (kind) {
+    case 'Deployment':
+      return deploymentRolloutStatus(workload as V1Deployment, restartedAt)
+    case 'StatefulSet':
+      return statefulSetRolloutStatus(workload as V1StatefulSet, restartedAt)
+    case 'DaemonSet':
+      return daemonSetRolloutStatus(workload as V1DaemonSet, restartedAt)
+  }
+}
+
+/** A label selector as the API's `labelSelector` query parameter: `app=web,tier in (a,b),!legacy`. */
+export function labelSelectorString(selector: V1LabelSelector | undefined): string | undefined {
+  if (!selector) return undefined
+  const parts = Object.entries(selector.matchLabels ?? {}).map(([key, value]) => `${key}=${value}`)
+  for (const r of selector.matchExpressions ?? []) {
+    const values = `(${(r.values ?? []).join(',')})`
+    if (r.operator === 'In') parts.push(`${r.key} in ${values}`)
+    else if (r.operator === 'NotIn') parts.push(`${r.key} notin ${values}`)
+    else if (r.operator === 'Exists') parts.push(r.key)
+    else if (r.operator === 'DoesNotExist') parts.push(`!${r.key}`)
+  }
+  return parts.join(',')
+}
+
+/** Seams for the waits: tests pass a fake clock and no-op sleep. */
+export interface WaitSeams {
+  intervalMs?: number
+  now?: () => number
+  sleep?: (ms: number) => Promise<void>
+  everyMs?: number
+}
+
+export interface RolloutWait {
+  readonly workload: WorkloadRef
+  /** The restartedAt value our patch wrote. */
+  readonly restartedAt: string
+  /** The pods that must be gone: the dependents from before the restart. */
+  readonly oldUids: readonly string[]
+  readonly timeoutMs: number
+  readonly output: Output
+  /** Connection flags for the commands named in errors. */
+  readonly kubectlArgs?: readonly string[]
+  readonly seams?: WaitSeams
+}
+
+export interface RolloutDone {
+  /** What the controller reports: `2 replicas updated and available`. */
+  readonly detail: string
+  /** The workload's pods after the rollout (none of the old ones). */
+  readonly pods: PodRef[]
+}
+
+/**
+ * Waits until the controller reports the rollout of our restart complete
+ * (the same rules as `kubectl rollout status`) and none of the old pods is
+ * left, not even terminating. A Deployment past its progress deadline fails
+ * at once; the deadline ends in an error naming the workload and what to look at.
+ */
+export async function waitForRollout(kube: Kube, wait: RolloutWait): Promise<RolloutDone> {
+  const { workload: w, restartedAt, oldUids, output } = wait
+  const args = wait.kubectlArgs ?? []
+  const resource = resourceName(w)
+  const what = `rollout of ${resource} in ${w.namespace}`
+  const hint = `see what holds it up with ${kubectlCommand(...args, 'rollout', 'status', resource, '-n', w.namespace)} and ${kubectlCommand(...args, 'get', 'events', '-n', w.namespace, '--sort-by=.lastTimestamp')}; fix it, then rerun (pods already replaced are not restarted again)`
+  const state = await waitWithProgress<RolloutDone>({
+    what,
+    timeoutMs: wait.timeoutMs,
+    output,
+    hint,
+    ...wait.seams,
+    poll: async (): Promise<WaitState<RolloutDone>> => {
+      let workload: Workload
+      try {
+        workload = await readWorkload(kube, w)
+      } catch (err) {
+        if (isNotFound(err)) throw new DomainError(`${resource} in ${w.namespace} was deleted during its rollout: nothing will replace its pods; find out who deleted it, then rerun`, { cause: err })
+        throw err
+      }
+      const status = rolloutStatusOf(w.kind, workload, restartedAt)
+      if (status.failed) {
+        throw new DomainError(`rollout of ${resource} in ${w.namespace} failed: ${status.detail}; ${hint}`)
+      }
+      const pods = await listPods(kube, { all: false, namespaces: [w.namespace] }, labelSelectorString(workload.spec?.selector))
+      const left = podsRemaining(oldUids, pods)
+      const leftNote = left.length > 0 ? `; ${left.length} old pod(s) still there: ${left.map((p) => p.name).join(', ')}` : ''
+      if (!status.complete || left.length > 0) return { done: false, note: `${status.detail}${leftNote}` }
+      const current = pods.filter((p) => p.metadata?.deletionTimestamp == null).map(podRef)
+      return { done: true, note: status.detail, value: { detail: status.detail, pods: current } }
+    },
+  })
+  return state.value ?? { detail: state.note ?? 'done', pods: [] }
+}
+
+// ---------------------------------------------------------------------------
+// Eviction
+
+export type EvictionResult =
+  | { readonly kind: 'evicted' }
+  /** The pod was already gone (404). */
+  | { readonly kind: 'gone' }
+  /** 429: a PodDisruptionBudget allows no disruption now; worth retrying. */
+  | { readonly kind: 'blocked'; readonly budgets: readonly string[]; readonly message: string }
+
+interface StatusBody {
+  message?: string
+  details?: { causes?: Array<{ reason?: string; message?: string }> }
+}
+
+function statusBody(err: unknown): StatusBody {
+  const body = (err as { body?: unknown })?.body
+  if (typeof body === 'string') {
+    try {
+      return JSON.parse(body) as StatusBody
+    } catch {
+      return { message: body }
+    }
+  }
+  return body !== null && typeof body === 'object' ? (body as StatusBody) : {}
+}
+
+/** `The disruption budget web needs 2 healthy pods and has 2 currently` → web. */
+const BUDGET_CAUSE = /disruption budget (\S+) needs/
+
+/**
+ * Reads an Eviction refusal: the budgets named in its causes, and the
+ * message to show (the cause's, which says how many pods are healthy).
+ */
+export function parseEvictionRefusal(err: unknown): { budgets: string[]; message: string } {
+  const body = statusBody(err)
+  const causes = (body.details?.causes ?? []).filter((c) => c.reason === 'DisruptionBudget' || BUDGET_CAUSE.test(c.message ?? ''))
+  const budgets = causes.map((c) => BUDGET_CAUSE.exec(c.message ?? '')?.[1]).filter((n): n is string => n !== undefined)
+  const message = causes.map((c) => c.message).filter(Boolean).join('; ') || body.message || (err instanceof Error ? err.message : String(err))
+  return { budgets, message }
+}
+
+/** One POST to the pod's eviction subresource (policy/v1), which honours PodDisruptionBudgets. */
+export async function evictPod(kube: Kube, namespace: string, name: string, knownBudgets: readonly string[] = []): Promise<EvictionResult> {
+  try {
+    await kube.core.createNamespacedPodEviction({ namespace, name, body: evictionBody(namespace, name) })
+    return { kind: 'evicted' }
+  } catch (err) {
+    const status = statusOf(err)
+    if (status === 404) return { kind: 'gone' }
+    if (status === 429) {
+      const refusal = parseEvictionRefusal(err)
+      const budgets = refusal.budgets.length > 0 ? refusal.budgets : [...knownBudgets]
+      return { kind: 'blocked', budgets, message: refusal.message }
+    }
+    if (status === 500 && /more than one PodDisruptionBudget/i.test(statusBody(err).message ?? '')) {
+      const which = knownBudgets.length > 0 ? ` (${knownBudgets.join(', ')})` : ''
+      throw new DomainError(
+        `cannot evict pod ${namespace}/${name}: it is selected by more than one PodDisruptionBudget${which}, which the Eviction API refuses; make the budgets' selectors disjoint, or delete the pod by hand (${kubectlCommand('delete', 'pod', name, '-n', namespace)}, which bypasses the budgets), then rerun`,
+        { cause: err },
+      )
+    }
+    throw err
+  }
+}
+
+const budgetNames = (namespace: string, budgets: readonly string[]) =>
+  budgets.length === 0 ? 'a PodDisruptionBudget' : budgets.map((b) => `PodDisruptionBudget ${namespace}/${b}`).join(', ')
+
+/** What to do about a budget that keeps refusing. */
+export function blockedHint(namespace: string, budgets: readonly string[], kubectlArgs: readonly string[] = []): string {
+  const look = budgets.length > 0 ? kubectlCommand(...kubectlArgs, 'get', 'pdb', budgets[0]!, '-n', namespace, '-o', 'yaml') : kubectlCommand(...kubectlArgs, 'get', 'pdb', '-n', namespace)
+  return `${budgetNames(namespace, budgets)} allows no disruption: wait until its pods are healthy, scale the workload up, or relax the budget (${look}); then rerun`
+}
+
+function isReady(pod: V1Pod): boolean {
+  return pod.metadata?.deletionTimestamp == null && (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True')
+}
+
+export interface EvictWait {
+  readonly pod: V1Pod
+  /** Budgets the plan matched to the pod, named if the refusal does not say. */
+  readonly budgets?: readonly string[]
+  /** For the whole eviction: retries while a budget refuses, and the wait for the replacement. */
+  readonly timeoutMs: number
+  readonly output: Output
+  readonly kubectlArgs?: readonly string[]
+  /** Between retries of a refused eviction (default 5 s, as kubectl drain). */
+  readonly retryMs?: number
+  readonly seams?: WaitSeams
+}
+
+/**
+ * Evicts one pod and waits until it is gone and its controller has as many
+ * ready pods as before, so evicting a workload's pods one after another
+ * never takes more than one down at a time. A refusal (429) is retried until
+ * the deadline, which ends in an error naming the budget and what to do.
+ */
+export async function evictAndWait(kube: Kube, wait: EvictWait): Promise<{ outcome: 'evicted' | 'gone'; replacements: PodRef[] }> {
+  const { pod, output } = wait
+  const { namespace, name, uid } = podRef(pod)
+  const now = wait.seams?.now ?? Date.now
+  const start = now()
+  const remaining = () => Math.max(1, wait.timeoutMs - (now() - start))
+  const controllerUid = controllerOf(pod.metadata)?.uid
+  const where: Namespaces = { all: false, namespaces: [namespace] }
+  const siblings = (pods: readonly V1Pod[]) =>
+    pods.filter((p) => controllerUid !== undefined && controllerOf(p.metadata)?.uid === controllerUid && p.metadata?.uid !== uid)
+  const readyBefore = controllerUid === undefined ? 0 : (await listPods(kube, where)).filter((p) => controllerOf(p.metadata)?.uid === controllerUid && isReady(p)).length
+
+  // The timeout message carries the last refusal (which names the budget); the hint says what to do.
+  const evicted = await waitWithProgress<'evicted' | 'gone'>({
+    what: `eviction of pod ${namespace}/${name}`,
+    timeoutMs: wait.timeoutMs,
+    output,
+    intervalMs: wait.retryMs ?? 5_000,
+    ...wait.seams,
+    hint: blockedHint(namespace, wait.budgets ?? [], wait.kubectlArgs),
+    poll: async () => {
+      const result = await evictPod(kube, namespace, name, wait.budgets)
+      if (result.kind !== 'blocked') return { done: true, note: result.kind, value: result.kind }
+      return { done: false, note: `refused by ${budgetNames(namespace, result.budgets)}: ${result.message}` }
+    },
+  })
+  const outcome = evicted.value ?? 'evicted'
+
+  const replaced = await waitWithProgress<PodRef[]>({
+    what: `pod ${namespace}/${name} to be replaced`,
+    timeoutMs: remaining(),
+    output,
+    hint: `see why with ${kubectlCommand(...(wait.kubectlArgs ?? []), 'get', 'events', '-n', namespace, '--sort-by=.lastTimestamp')}; then rerun (pods already replaced are not evicted again)`,
+    ...wait.seams,
+    poll: async () => {
+      const pods = await listPods(kube, where)
+      const old = pods.some((p) => p.metadata?.uid === uid)
+      const ready = siblings(pods).filter(isReady)
+      if (old) return { done: false, note: 'the old pod is still terminating' }
+      if (ready.length < readyBefore) return { done: false, note: `${ready.length} of ${readyBefore} pods of its controller ready` }
+      return { done: true, note: controllerUid === undefined ? 'gone' : `${ready.length} pods of its controller ready`, value: ready.map(podRef) }
+    },
+  })
+  return { outcome, replacements: replaced.value ?? [] }
+}
+
+// ---------------------------------------------------------------------------
+// Re-creating a bare pod
+
+export interface RecreateWait {
+  /** The pod as it is now (for its uid). */
+  readonly pod: V1Pod
+  /** What to create in its place: recreatedPodSpec(pod). */
+  readonly replacement: V1Pod
+  /** Where its backup was written, named in the error if the create fails. */
+  readonly backupFile?: string
+  readonly timeoutMs: number
+  readonly output: Output
+  readonly kubectlArgs?: readonly string[]
+  readonly seams?: WaitSeams
+}
+
+/**
+ * Deletes a bare pod (only that uid: a precondition), waits until it is
+ * gone, creates it again from `replacement` under the same name and waits
+ * until it runs. The caller must have backed the pod up first.
+ */
+export async function recreatePod(kube: Kube, wait: RecreateWait): Promise<PodRef> {
+  const { pod, output } = wait
+  const { namespace, name, uid } = podRef(pod)
+  const args = wait.kubectlArgs ?? []
+  const now = wait.seams?.now ?? Date.now
+  const start = now()
+  const remaining = () => Math.max(1, wait.timeoutMs - (now() - start))
+  const read = async (): Promise<V1Pod | undefined> => {
+    try {
+      return await kube.core.readNamespacedPod({ namespace, name })
+    } catch (err) {
+      if (isNotFound(err)) return undefined
+      throw err
+    }
+  }
+
+  try {
+    await kube.core.deleteNamespacedPod({ namespace, name, body: { preconditions: { uid } } })
+  } catch (err) {
+    // 404: already gone; 409: a pod of that name with another uid, someone re-created it.
+    if (!isNotFound(err) && statusOf(err) !== 409) throw err
+  }
+  const gone = await waitWithProgress<V1Pod | undefined>({
+    what: `bare pod ${namespace}/${name} to be deleted`,
+    timeoutMs: remaining(),
+    output,
+    hint: `see what holds it (finalizers, a stopped node) with ${kubectlCommand(...args, 'get', 'pod', name, '-n', namespace, '-o', 'yaml')}; then rerun`,
+    ...wait.seams,
+    poll: async () => {
+      const current = await read()
+      if (current?.metadata?.uid === uid) return { done: false, note: current.metadata.deletionTimestamp ? 'terminating' : 'still there' }
+      return { done: true, note: current ? 'replaced by someone else' : 'deleted', value: current }
+    },
+  })
+  if (gone.value) return podRef(gone.value)
+
+  const restore = wait.backupFile ? `; create it from the backup: ${kubectlCommand(...args, 'create', '-f', wait.backupFile)} (after removing status and metadata.uid/resourceVersion)` : ''
+  let created: V1Pod
+  try {
+    created = await kube.core.createNamespacedPod({ namespace, body: wait.replacement })
+  } catch (err) {
+    const reason = statusBody(err).message ?? (err instanceof Error ? err.message : String(err))
+    throw new DomainError(`bare pod ${namespace}/${name} was deleted but could not be created again: ${reason}${restore}`, { cause: err })
+  }
+  const newUid = created.metadata?.uid ?? ''
+  await waitWithProgress({
+    what: `re-created pod ${namespace}/${name} to run`,
+    timeoutMs: remaining(),
+    output,
+    hint: `see why with ${kubectlCommand(...args, 'describe', 'pod', name, '-n', namespace)}; then rerun`,
+    ...wait.seams,
+    poll: async () => {
+      const current = await read()
+      if (!current || current.metadata?.uid !== newUid) {
+        throw new DomainError(`re-created pod ${namespace}/${name} disappeared before it ran${restore}`)
+      }
+      const phase = current.status?.phase ?? 'Pending'
+      return { done: phase === 'Running' || phase === 'Succeeded', note: phase }
+    },
+  })
+  return podRef(created)
+}

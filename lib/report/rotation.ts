@@ -1,0 +1,35 @@
+// The rotate-tokens report: what the run found, changed, refused, and what
+// still needs a person. Written to disk as JSON; rendered here for people.
+import type { RunReport } from '../engine/types.ts'
+
+export interface RotationReport {
+  cluster: { context: string; server: string }
+  startedAt: string
+  preflight: { version?: string; user?: string; keyIds?: string[]; missingPermissions?: string[] }
+  inventory: string
+  runs: Array<{ runbook: string; exitCode: number; report?: RunReport }>
+  backupDir: string | undefined
+  verification: { tokens: number; valid: number; notValid: Array<{ source: string; status: string; reason: string }> } | undefined
+  reportFile: string | undefined
+  /** What the run refused or could not do, each with its next action. */
+  needsPerson: string[]
+}
+
+export function renderRotationSummary(rotation: RotationReport, run: RunReport): string {
+  const lines = [`Cluster ${rotation.cluster.context} (${rotation.cluster.server})${rotation.preflight.version ? `, Kubernetes ${rotation.preflight.version}` : ''}`]
+  if (rotation.inventory) lines.push(`Inventory: ${rotation.inventory}`)
+  for (const child of rotation.runs) {
+    const applied = child.report?.steps.filter((s) => s.outcome === 'applied') ?? []
+    lines.push(`${child.runbook}: ${child.exitCode === 0 ? 'done' : `failed (exit ${child.exitCode})`}${applied.length ? `: ${applied.map((s) => s.summary).join('; ')}` : ''}`)
+  }
+  if (rotation.verification) {
+    const v = rotation.verification
+    lines.push(`Verification: ${v.valid}/${v.tokens} token Secret(s) valid`)
+    for (const bad of v.notValid) lines.push(`  still needs a person: ${bad.source}: ${bad.reason}`)
+  }
+  for (const item of rotation.needsPerson) lines.push(`Needs a person: ${item}`)
+  if (rotation.backupDir) lines.push(`Backup: ${rotation.backupDir}`)
+  if (rotation.reportFile) lines.push(`Report: ${rotation.reportFile}`)
+  if (!run.ok && run.mode !== 'plan') lines.push('Rerun the same command to continue: every step re-checks the cluster and does only what is left.')
+  return lines.join('\n')
+}

@@ -1,0 +1,637 @@
+#!/usr/bin/env -S node --import tsx
+// restart-dependent-pods: after regenerate-tokens, replace the pods that
+// still hold an old token. The cluster says which: token Secrets carry
+// kube-token-runbooks.io/regenerated-at, and a pod that names one and started
+// before that time read the old token. Restarts go through the owner (one
+// `kubectl rollout restart` per workload), else the Eviction API (which
+// honours PodDisruptionBudgets); bare pods are refused unless
+// --recreate-bare-pods; every rollout is waited for, with a deadline.
+import type { KubeConfig, V1Pod } from '@kubernetes/client-node'
+import { join } from 'node:path'
+import { Backup, defaultBackupRoot, timestampDirName } from '../lib/backup.ts'
+import { defineCli, loadKubeConfig, namespaceScope, runbookMain, runMain, type Env, type ParsedCli } from '../lib/cli/index.ts'
+import { mapLimit } from '../lib/concurrency.ts'
+import { connectionArgs, kubectlCommand, toStepError, type Runbook, type StepError } from '../lib/engine/index.ts'
+import { DomainError, UsageError } from '../lib/errors.ts'
+import { REGENERATED_AT_ANNOTATION } from '../lib/kube/annotations.ts'
+import { isNotFound, makeKube, type Kube } from '../lib/kube/clients.ts'
+import { explainApiError } from '../lib/kube/errors.ts'
+import { listTokenSecrets, parseSecretRef, readTokenSecret, TOKEN_SECRET_TYPE, type Scope } from '../lib/kube/token-secrets.ts'
+import {
+  evictAndWait,
+  FAILED_MOUNT_EVENTS,
+  listFailedMountEvents,
+  listOwnerObjects,
+  listPdbs,
+  listPods,
+  readWorkload,
+  recreatePod,
+  resourceName,
+  rolloutRestart,
+  waitForRollout,
+  type Namespaces,
+  type RestartableKind,
+  type WaitSeams,
+} from '../lib/kube/workloads.ts'
+import type { Output } from '../lib/output.ts'
+import { DependencyKind, describeReason, findDependentPods, isStuckCreating, type DependentPod } from '../lib/workloads/dependents.ts'
+import type { PodRef } from '../lib/workloads/keys.ts'
+import { buildOwnerIndex, ownerLabel, type OwnerIndex } from '../lib/workloads/owners.ts'
+import { dependencyTargets, parseRfc3339, regeneratedSecretOf, startedBeforeRegeneration, type RegeneratedSecret } from '../lib/workloads/regenerated.ts'
+import { planRestarts, renderPlanText, RestartAction, type RestartItem, type RestartPlan } from '../lib/workloads/restart-plan.ts'
+
+export const cli = defineCli({
+  name: 'restart-dependent-pods',
+  summary:
+    'Replace the pods that still hold a token from before regenerate-tokens: one rollout restart per workload, evictions that honour PodDisruptionBudgets, bare pods only when asked. -l limits the pods considered.',
+  flags: [
+    {
+      name: 'secret',
+      type: 'string[]',
+      valueName: 'namespace/name',
+      description: `Only the pods that depend on this token Secret (repeatable), instead of every token Secret in scope marked ${REGENERATED_AT_ANNOTATION}. Without that annotation, every pod that names it counts.`,
+    },
+    {
+      name: 'bound-before',
+      type: 'string',
+      valueName: 'time|now',
+      description:
+        'Also replace pods with a projected service-account token (kube-api-access-*) started before this RFC 3339 time, or now: their token was signed by the old key and the kubelet refreshes it only much later.',
+    },
+    {
+      name: 'recreate-bare-pods',
+      type: 'boolean',
+      description: 'Delete pods that no controller owns and create them again from their own spec (backed up first). By default they are refused, like kubectl drain.',
+    },
+    { name: 'max-parallel', type: 'number', valueName: 'n', default: 5, description: 'Restart at most this many workloads at a time.' },
+    { name: 'timeout', type: 'number', valueName: 'seconds', default: 300, description: 'Deadline for each rollout, eviction or re-creation.' },
+    {
+      name: 'backup-dir',
+      type: 'string',
+      valueName: 'path',
+      description: 'Where a copy of every object is written before it is changed (default: $XDG_STATE_HOME or ~/.local/state, then kube-token-runbooks/backups/<timestamp>).',
+    },
+  ],
+  examples: [
+    { command: 'restart-dependent-pods -A --dry-run', description: 'the plan for the whole cluster: every owner and pod, the action, the kubectl command' },
+    { command: 'restart-dependent-pods -n team-a --yes', description: 'restart what depends on the regenerated tokens of one namespace' },
+    { command: 'restart-dependent-pods --secret kube-system/calico-node-token --yes --recreate-bare-pods', description: 'one Secret, bare pods included' },
+    { command: 'restart-dependent-pods -A --bound-before now --dry-run', description: 'after a key rotation: pods whose projected tokens predate it' },
+  ],
+})
+
+type Flags = ParsedCli<NonNullable<(typeof cli)['flags']>>['flags']
+
+export const ResultOutcomes = {
+  restarted: 'restarted',
+  evicted: 'evicted',
+  recreated: 'recreated',
+  refused: 'refused',
+  skipped: 'skipped',
+  reported: 'reported',
+  failed: 'failed',
+} as const
+export type ResultOutcome = (typeof ResultOutcomes)[keyof typeof ResultOutcomes]
+
+/** What happened to one item of the plan. */
+export interface RestartResult {
+  namespace: string
+  /** `Deployment/web`, `Pod/debug`. */
+  workload: string
+  action: RestartAction
+  outcome: ResultOutcome
+  /** The dependent pods before (name and uid). */
+  pods: PodRef[]
+  /** Their replacements, as far as known. */
+  replacements: PodRef[]
+  detail: string
+  error?: StepError
+}
+
+interface Discovery {
+  secrets: RegeneratedSecret[]
+  pods: V1Pod[]
+  dependents: DependentPod[]
+  /** Pods that name a regenerated Secret but started after it. */
+  upToDate: PodRef[]
+  renamedSecrets: Map<string, string>
+}
+
+interface Ctx {
+  flags: Flags
+  /** -l: limits the pods considered. */
+  selector?: string
+  output: Output
+  now: () => Date
+  kube: Kube
+  /** Where the token Secrets are looked for. */
+  scope: Scope
+  /** Where the pods are looked for. */
+  where: Namespaces
+  kubectlArgs: string[]
+  boundBefore?: Date
+  timeoutMs: number
+  maxParallel: number
+  dryRun: boolean
+  backupDir: string
+  backup: Backup
+  /** Set once something was written to the backup. */
+  backupUsed: boolean
+  /** Saves run one after another (see save). */
+  backupQueue: Promise<unknown>
+  seams?: WaitSeams
+  found?: Discovery
+  owners?: OwnerIndex
+  plan?: RestartPlan
+  results: RestartResult[]
+  /** What verify-dependents found after the run. */
+  remaining?: RestartPlan
+}
+
+const ACTIONABLE: ReadonlySet<RestartAction> = new Set([RestartAction.rolloutRestart, RestartAction.evict, RestartAction.recreate])
+const actionable = (plan: RestartPlan | undefined) => (plan?.items ?? []).filter((item) => ACTIONABLE.has(item.action))
+
+export const runbook: Runbook<Ctx> = {
+  name: cli.name,
+  summary: cli.summary,
+  steps: [
+    {
+      id: 'find-dependent-pods',
+      title: 'Find the pods that hold an old token',
+      description: `Reads the token Secrets marked ${REGENERATED_AT_ANNOTATION} (or named with --secret) and the pods that name them and started before that time, pods stuck on a missing Secret, and with --bound-before pods whose projected tokens predate it.`,
+      readOnly: true,
+      kubectl: (ctx) => discoveryCommands(ctx),
+      check: async (ctx) => {
+        const found = await discover(ctx)
+        ctx.found = found
+        return { needed: false, summary: describeDiscovery(ctx, found), details: discoveryDetails(found) }
+      },
+    },
+    {
+      id: 'plan-restarts',
+      title: 'Plan the restarts, per owner',
+      description:
+        'Resolves each pod to the object that restarts it: Deployments, StatefulSets and DaemonSets get one rollout restart each; OnDelete and other controllers go through eviction; bare pods are refused unless --recreate-bare-pods; static pods and Jobs are reported.',
+      readOnly: true,
+      kubectl: (ctx) =>
+        namespacesIn(ctx.found?.dependents ?? []).map((ns) =>
+          kubectlCommand(...ctx.kubectlArgs, 'get', 'deployments,statefulsets,daemonsets,replicasets,jobs,poddisruptionbudgets', '-n', ns),
+        ),
+      check: async (ctx) => {
+        const found = ctx.found ?? (ctx.found = await discover(ctx))
+        ctx.plan = await planFor(ctx, found)
+        return { needed: false, summary: ctx.plan.summary }
+      },
+    },
+    {
+      id: 'restart-workloads',
+      title: 'Restart the workloads and wait for them',
+      description:
+        'Backs up each object, restarts each owner once (bounded by --max-parallel), evicts pod by pod where a rollout would not replace them, and waits for every rollout with a deadline (--timeout): new pods ready, old ones gone.',
+      kubectl: (ctx) => restartCommands(ctx),
+      check: async (ctx) => {
+        const todo = actionable(ctx.plan)
+        return todo.length === 0
+          ? { needed: false, summary: ctx.plan?.summary ?? 'nothing to restart' }
+          : { needed: true, summary: ctx.plan!.summary, details: { items: todo.map((item) => `${item.action} ${item.owner.namespace}/${ownerLabel(item.owner)}`) } }
+      },
+      apply: async (ctx) => {
+        const plan = ctx.plan!
+        const todo = actionable(plan)
+        const done = await mapLimit(todo, ctx.maxParallel, (item) => execute(ctx, item))
+        // In plan order, with the items left alone (refused, skipped, reported) in their place.
+        const byItem = new Map(todo.map((item, i) => [item, done[i]!]))
+        ctx.results = plan.items.map((item) => byItem.get(item) ?? leftAlone(item))
+        const failed = done.filter((r) => r.outcome === ResultOutcomes.failed)
+        if (failed.length > 0) {
+          const what = failed.map((r) => `${r.namespace} ${r.workload}: ${r.detail}`).join('; ')
+          throw new DomainError(failed.length === 1 ? what : `${failed.length} of ${todo.length} restarts failed: ${what}`)
+        }
+        return { summary: `${summarizeResults(done)}${ctx.backupUsed ? `; backups in ${ctx.backupDir}` : ''}`, details: { backupDir: ctx.backupUsed ? ctx.backupDir : undefined } }
+      },
+      verify: async (ctx) => {
+        // Fresh from the cluster: none of the pods we replaced may be left.
+        const acted = ctx.results.filter((r) => r.outcome === ResultOutcomes.restarted || r.outcome === ResultOutcomes.evicted || r.outcome === ResultOutcomes.recreated)
+        const old = new Set(acted.flatMap((r) => r.pods.map((p) => p.uid)))
+        const namespaces = [...new Set(acted.map((r) => r.namespace))]
+        const pods = namespaces.length === 0 ? [] : await api(ctx.kube.kc, () => listPods(ctx.kube, { all: false, namespaces }))
+        const left = pods.filter((p) => old.has(p.metadata?.uid ?? ''))
+        return left.length === 0
+          ? { ok: true, summary: `none of the ${old.size} replaced pod(s) is left` }
+          : { ok: false, summary: `${left.length} replaced pod(s) still there: ${left.map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`).join(', ')}; look at them with kubectl describe pod, then rerun` }
+      },
+    },
+    {
+      id: 'verify-dependents',
+      title: 'Check that no pod holds an old token',
+      description: 'Looks again, from scratch: every pod that depended on an old token has been replaced, except the ones reported (Jobs, static pods); a refused bare pod fails this step.',
+      readOnly: true,
+      kubectl: (ctx) => [podsCommand(ctx)],
+      check: async (ctx) => {
+        if (ctx.dryRun) return { needed: false, summary: 'dry run: nothing was restarted, so nothing to re-check' }
+        const found = await discover(ctx)
+        ctx.remaining = await planFor(ctx, found)
+        return { needed: false, summary: ctx.remaining.summary }
+      },
+      verify: async (ctx) => {
+        if (ctx.dryRun || !ctx.remaining) return { ok: true, summary: 'dry run: nothing was changed' }
+        const reported = ctx.remaining.items.filter((item) => item.action === RestartAction.report || item.action === RestartAction.skip)
+        const refused = ctx.remaining.items.filter((item) => item.action === RestartAction.refuse)
+        const other = ctx.remaining.items.filter((item) => !reported.includes(item) && !refused.includes(item))
+        const aside = reported.length > 0 ? ` (${reported.length} reported: ${reported.map((i) => `${i.owner.namespace}/${ownerLabel(i.owner)}`).join(', ')}, left as they are)` : ''
+        if (refused.length === 0 && other.length === 0) return { ok: true, summary: `no pod holds an old token any more${aside}` }
+        const parts = [
+          refused.length > 0 ? `${plural(refused.length, 'bare pod')} still hold${refused.length === 1 ? 's' : ''} an old token (refused): ${podNames(refused)}; rerun with --recreate-bare-pods, or re-create ${refused.length === 1 ? 'it' : 'them'} yourself` : '',
+          other.length > 0 ? `${plural(other.reduce((n, i) => n + i.pods.length, 0), 'pod')} still hold an old token: ${podNames(other)}; rerun to restart them` : '',
+        ].filter(Boolean)
+        return { ok: false, summary: parts.join('; ') }
+      },
+    },
+  ],
+}
+
+// ---------------------------------------------------------------------------
+// Finding
+
+async function discover(ctx: Ctx): Promise<Discovery> {
+  const { kube } = ctx
+  const secrets = await api(kube.kc, () => findSecrets(ctx))
+  const pods = await api(kube.kc, () => listPods(kube, ctx.where, ctx.selector))
+  // Events are only worth a request when some pod is stuck creating.
+  const events = pods.some(isStuckCreating) ? await api(kube.kc, () => listFailedMountEvents(kube, ctx.where)) : []
+  const { targetSecrets, renamedSecrets } = dependencyTargets(secrets)
+  const all = findDependentPods({ pods, targetSecrets, renamedSecrets, events, ...(ctx.boundBefore ? { boundBefore: ctx.boundBefore } : {}) })
+  const { dependents, upToDate } = startedBeforeRegeneration(all, pods, secrets)
+  return { secrets, pods, dependents, upToDate, renamedSecrets }
+}
+
+async function findSecrets(ctx: Ctx): Promise<RegeneratedSecret[]> {
+  if (ctx.flags.secret.length > 0) {
+    const named: RegeneratedSecret[] = []
+    for (const ref of ctx.flags.secret) {
+      const { namespace, name } = parseSecretRef(ref, defaultNamespace(ctx.scope))
+      named.push(regeneratedSecretOf(await readTokenSecret(ctx.kube, namespace, name), true)!)
+    }
+    return named
+  }
+  const secrets = await listTokenSecrets(ctx.kube, ctx.scope)
+  return secrets.map((s) => regeneratedSecretOf(s)).filter((s): s is RegeneratedSecret => s !== undefined)
+}
+
+function describeDiscovery(ctx: Ctx, found: Discovery): string {
+  const where = ctx.scope.all ? 'any namespace' : `namespace ${ctx.scope.namespace}`
+  if (found.secrets.length === 0 && !ctx.boundBefore) {
+    return `no token Secret in ${where} carries ${REGENERATED_AT_ANNOTATION}: nothing depends on a regenerated token (run regenerate-tokens first, or name Secrets with --secret)`
+  }
+  const kinds = new Map<string, number>()
+  for (const d of found.dependents) {
+    for (const kind of new Set(d.reasons.map((r) => r.kind))) kinds.set(kind, (kinds.get(kind) ?? 0) + 1)
+  }
+  const words: Record<string, [one: string, many: string]> = {
+    [DependencyKind.referencesSecret]: ['names a regenerated Secret and started before it', 'name a regenerated Secret and started before it'],
+    [DependencyKind.missingSecret]: ['is stuck on a missing Secret', 'are stuck on a missing Secret'],
+    [DependencyKind.boundTokenBefore]: [`holds a bound token from before ${ctx.boundBefore?.toISOString() ?? ''}`, `hold a bound token from before ${ctx.boundBefore?.toISOString() ?? ''}`],
+  }
+  const why = [...kinds].map(([kind, n]) => `${n} ${words[kind]?.[n === 1 ? 0 : 1] ?? kind}`).join(', ')
+  const head = `${plural(found.dependents.length, 'pod')} hold${found.dependents.length === 1 ? 's' : ''} an old token${why ? ` (${why})` : ''}`
+  const secrets = `${plural(found.secrets.length, 'regenerated token Secret')} in scope`
+  const fresh = found.upToDate.length > 0 ? `; ${plural(found.upToDate.length, 'pod')} started after the regeneration already ${found.upToDate.length === 1 ? 'has' : 'have'} the new token` : ''
+  return `${head}; ${secrets}${fresh}`
+}
+
+function discoveryDetails(found: Discovery) {
+  return {
+    secrets: found.secrets,
+    dependents: found.dependents.map((d) => ({ ...d.pod, reasons: d.reasons.map(describeReason) })),
+    upToDate: found.upToDate,
+  }
+}
+
+/** The namespaces of the dependents, sorted. */
+function namespacesIn(dependents: readonly DependentPod[]): string[] {
+  return [...new Set(dependents.map((d) => d.pod.namespace))].sort()
+}
+
+/** Above this many namespaces, one cluster-wide list is cheaper than one list per namespace. */
+const PER_NAMESPACE_LISTS = 10
+
+async function planFor(ctx: Ctx, found: Discovery): Promise<RestartPlan> {
+  const context = { pods: found.pods, recreateBarePods: ctx.flags.recreateBarePods, renamedSecrets: found.renamedSecrets, kubectlArgs: ctx.kubectlArgs }
+  if (found.dependents.length === 0) return planRestarts([], { ...context, owners: buildOwnerIndex() })
+  const namespaces = namespacesIn(found.dependents)
+  const where: Namespaces = ctx.where.all && namespaces.length > PER_NAMESPACE_LISTS ? { all: true } : { all: false, namespaces }
+  const [objects, pdbs] = await api(ctx.kube.kc, () => Promise.all([listOwnerObjects(ctx.kube, where), listPdbs(ctx.kube, where)]))
+  ctx.owners = buildOwnerIndex(objects)
+  return planRestarts(found.dependents, { ...context, owners: ctx.owners, pdbs })
+}
+
+// ---------------------------------------------------------------------------
+// Restarting
+
+function leftAlone(item: RestartItem): RestartResult {
+  const outcome = item.action === RestartAction.refuse ? ResultOutcomes.refused : item.action === RestartAction.skip ? ResultOutcomes.skipped : ResultOutcomes.reported
+  return { ...resultBase(item), outcome, detail: item.notes.join('; ') }
+}
+
+function resultBase(item: RestartItem): Pick<RestartResult, 'namespace' | 'workload' | 'action' | 'pods' | 'replacements'> {
+  return { namespace: item.owner.namespace, workload: ownerLabel(item.owner), action: item.action, pods: item.pods.map((d) => d.pod), replacements: [] }
+}
+
+/** Runs one item of the plan; a failure becomes its result, so the other items go on. */
+async function execute(ctx: Ctx, item: RestartItem): Promise<RestartResult> {
+  const base = resultBase(item)
+  ctx.output.info(`→ ${item.owner.namespace} ${ownerLabel(item.owner)}: ${item.action} (${plural(item.pods.length, 'pod')})`)
+  try {
+    switch (item.action) {
+      case RestartAction.rolloutRestart:
+        return { ...base, ...(await restartWorkload(ctx, item)) }
+      case RestartAction.evict:
+        return { ...base, ...(await evictPods(ctx, item)) }
+      case RestartAction.recreate:
+        return { ...base, ...(await recreateBarePod(ctx, item)) }
+      default:
+        return leftAlone(item)
+    }
+  } catch (err) {
+    const error = toStepError(explainApiError(err, ctx.kube.kc))
+    ctx.output.warn(`${item.owner.namespace} ${ownerLabel(item.owner)}: ${error.message}`)
+    return { ...base, outcome: ResultOutcomes.failed, detail: error.message, error }
+  }
+}
+
+type Done = Pick<RestartResult, 'outcome' | 'detail' | 'replacements'>
+
+/**
+ * Backs an object up before it is changed. One save at a time: Backup
+ * rewrites one manifest through one temporary file, so concurrent saves from
+ * parallel restarts would race on it.
+ */
+async function save(ctx: Ctx, kind: string, object: Parameters<Backup['save']>[1]): Promise<string> {
+  const saved = ctx.backupQueue.then(() => ctx.backup.save(kind, object))
+  ctx.backupQueue = saved.catch(() => undefined)
+  const entry = await saved
+  ctx.backupUsed = true
+  return entry.file
+}
+
+async function restartWorkload(ctx: Ctx, item: RestartItem): Promise<Done> {
+  const workload = { kind: item.owner.kind as RestartableKind, namespace: item.owner.namespace, name: item.owner.name }
+  let current
+  try {
+    current = await readWorkload(ctx.kube, workload)
+  } catch (err) {
+    if (isNotFound(err)) throw new DomainError(`${resourceName(workload)} in ${workload.namespace} is gone: it was deleted since the plan was made; rerun to plan again`, { cause: err })
+    throw err
+  }
+  await save(ctx, workload.kind, current)
+  const restartedAt = await rolloutRestart(ctx.kube, workload, ctx.now())
+  const done = await waitForRollout(ctx.kube, {
+    workload,
+    restartedAt,
+    oldUids: item.pods.map((d) => d.pod.uid),
+    timeoutMs: ctx.timeoutMs,
+    output: ctx.output,
+    kubectlArgs: ctx.kubectlArgs,
+    ...(ctx.seams ? { seams: ctx.seams } : {}),
+  })
+  return { outcome: ResultOutcomes.restarted, detail: `restarted at ${restartedAt}: ${done.detail}`, replacements: done.pods }
+}
+
+/** Reads a pod again; undefined when it is gone or another pod took its name. */
+async function currentPod(ctx: Ctx, pod: PodRef): Promise<V1Pod | undefined> {
+  try {
+    const current = await ctx.kube.core.readNamespacedPod({ namespace: pod.namespace, name: pod.name })
+    return current.metadata?.uid === pod.uid ? current : undefined
+  } catch (err) {
+    if (isNotFound(err)) return undefined
+    throw err
+  }
+}
+
+async function evictPods(ctx: Ctx, item: RestartItem): Promise<Done> {
+  const replacements: PodRef[] = []
+  let evicted = 0
+  // One at a time: each waits for its replacement, so the workload never loses more than one pod.
+  for (const dependent of item.pods) {
+    const pod = await currentPod(ctx, dependent.pod)
+    if (!pod) continue
+    await save(ctx, 'Pod', pod)
+    const budgets = item.pdbs.filter((b) => b.pods.includes(dependent.pod.name)).map((b) => b.name)
+    const result = await evictAndWait(ctx.kube, {
+      pod,
+      budgets,
+      timeoutMs: ctx.timeoutMs,
+      output: ctx.output,
+      kubectlArgs: ctx.kubectlArgs,
+      ...(ctx.seams ? { seams: ctx.seams } : {}),
+    })
+    if (result.outcome === 'evicted') evicted++
+    for (const r of result.replacements) if (!replacements.some((p) => p.uid === r.uid)) replacements.push(r)
+  }
+  return { outcome: ResultOutcomes.evicted, detail: `${plural(evicted, 'pod')} evicted, ${item.pods.length - evicted} already gone`, replacements }
+}
+
+async function recreateBarePod(ctx: Ctx, item: RestartItem): Promise<Done> {
+  const dependent = item.pods[0]
+  if (!dependent || !item.recreate) throw new Error(`internal: recreate item ${ownerLabel(item.owner)} has no pod or no replacement spec`)
+  const pod = await currentPod(ctx, dependent.pod)
+  if (!pod) return { outcome: ResultOutcomes.recreated, detail: 'already gone (deleted or re-created since the plan)', replacements: [] }
+  const backupFile = await save(ctx, 'Pod', pod)
+  const created = await recreatePod(ctx.kube, {
+    pod,
+    replacement: item.recreate,
+    backupFile,
+    timeoutMs: ctx.timeoutMs,
+    output: ctx.output,
+    kubectlArgs: ctx.kubectlArgs,
+    ...(ctx.seams ? { seams: ctx.seams } : {}),
+  })
+  return { outcome: ResultOutcomes.recreated, detail: `re-created with uid ${created.uid} (backup ${backupFile})`, replacements: [created] }
+}
+
+// ---------------------------------------------------------------------------
+// Words and commands
+
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`
+}
+
+function podNames(items: readonly RestartItem[]): string {
+  return items.flatMap((item) => item.pods.map((d) => `${d.pod.namespace}/${d.pod.name}`)).join(', ')
+}
+
+/** `3 workloads restarted (5 pods replaced), 1 bare pod refused: rerun with --recreate-bare-pods`. */
+export function summarizeResults(results: readonly RestartResult[]): string {
+  const count = (outcome: ResultOutcome) => results.filter((r) => r.outcome === outcome)
+  const pods = (rs: readonly RestartResult[]) => rs.reduce((n, r) => n + r.pods.length, 0)
+  const restarted = count(ResultOutcomes.restarted)
+  const evicted = count(ResultOutcomes.evicted)
+  const recreated = count(ResultOutcomes.recreated)
+  const refused = count(ResultOutcomes.refused)
+  const skipped = count(ResultOutcomes.skipped)
+  const reported = count(ResultOutcomes.reported)
+  const failed = count(ResultOutcomes.failed)
+  const parts = [
+    restarted.length > 0 ? `${plural(restarted.length, 'workload')} restarted (${plural(pods(restarted), 'pod')} replaced)` : '',
+    evicted.length > 0 ? `${plural(pods(evicted), 'pod')} evicted` : '',
+    recreated.length > 0 ? `${plural(recreated.length, 'bare pod')} re-created` : '',
+    refused.length > 0 ? `${plural(refused.length, 'bare pod')} refused: rerun with --recreate-bare-pods` : '',
+    skipped.length > 0 ? `${plural(skipped.length, 'static pod')} skipped` : '',
+    reported.length > 0 ? `${plural(reported.length, 'job')} reported (next run gets the new token)` : '',
+    failed.length > 0 ? `${failed.length} failed` : '',
+  ].filter(Boolean)
+  return parts.length > 0 ? parts.join(', ') : 'nothing restarted'
+}
+
+function scopeArgs(where: Namespaces): string[][] {
+  return where.all ? [['-A']] : where.namespaces.map((ns) => ['-n', ns])
+}
+
+function podsCommand(ctx: Ctx): string {
+  const scope = ctx.where.all ? ['-A'] : ctx.where.namespaces.length === 1 ? ['-n', ctx.where.namespaces[0]!] : ['-A']
+  return kubectlCommand(
+    ...ctx.kubectlArgs,
+    'get',
+    'pods',
+    ...scope,
+    ...(ctx.selector ? ['-l', ctx.selector] : []),
+    '-o',
+    'custom-columns=NAMESPACE:.metadata.namespace,NAME:.metadata.name,UID:.metadata.uid,STARTED:.status.startTime,OWNER:.metadata.ownerReferences[0].name',
+  )
+}
+
+function discoveryCommands(ctx: Ctx): string[] {
+  const columns = `custom-columns=NAMESPACE:.metadata.namespace,NAME:.metadata.name,REGENERATED-AT:.metadata.annotations.${REGENERATED_AT_ANNOTATION.replaceAll('.', '\\.')}`
+  const secrets =
+    ctx.flags.secret.length > 0
+      ? ctx.flags.secret.map((ref) => {
+          const [namespace, name] = ref.includes('/') ? ref.split('/') : [defaultNamespace(ctx.scope), ref]
+          return kubectlCommand(...ctx.kubectlArgs, 'get', 'secret', name ?? '', '-n', namespace ?? '', '-o', columns)
+        })
+      : [kubectlCommand(...ctx.kubectlArgs, 'get', 'secrets', ...(ctx.scope.all ? ['-A'] : ['-n', ctx.scope.namespace]), '--field-selector', `type=${TOKEN_SECRET_TYPE}`, '-o', columns)]
+  const events = scopeArgs(ctx.where).map((scope) => kubectlCommand(...ctx.kubectlArgs, 'get', 'events', ...scope, '--field-selector', FAILED_MOUNT_EVENTS))
+  return [...secrets, podsCommand(ctx), ...events]
+}
+
+function restartCommands(ctx: Ctx): string[] {
+  const timeout = `--timeout=${Math.round(ctx.timeoutMs / 1000)}s`
+  return actionable(ctx.plan).flatMap((item) => [
+    ...item.kubectl,
+    ...(item.action === RestartAction.rolloutRestart
+      ? [kubectlCommand(...ctx.kubectlArgs, 'rollout', 'status', `${item.owner.kind.toLowerCase()}/${item.owner.name}`, '-n', item.owner.namespace, timeout)]
+      : []),
+  ])
+}
+
+/** The text result: the Secrets, the plan, and what happened to each item. */
+export function renderRestartText(ctx: Ctx): string {
+  const out: string[] = []
+  const found = ctx.found
+  if (found && found.secrets.length > 0) {
+    out.push('Regenerated token Secrets:')
+    for (const s of found.secrets) {
+      const extra = [s.replaces ? `replaces ${s.replaces}` : '', s.note ?? ''].filter(Boolean).join('; ')
+      out.push(`  ${s.key}  regenerated-at ${s.regeneratedAt ?? '(unknown)'}${extra ? `  (${extra})` : ''}`)
+    }
+    out.push('')
+  }
+  if (ctx.boundBefore) out.push(`Bound tokens issued before ${ctx.boundBefore.toISOString()} count as old.`, '')
+  if (ctx.plan) out.push('Plan:', renderPlanText(ctx.plan))
+  if (ctx.results.length > 0) {
+    const rows = [['NAMESPACE', 'WORKLOAD', 'ACTION', 'OUTCOME', 'DETAIL'], ...ctx.results.map((r) => [r.namespace, r.workload, r.action, r.outcome, r.detail])]
+    const widths = [0, 1, 2, 3].map((c) => Math.max(...rows.map((row) => (row[c] ?? '').length)))
+    out.push('', 'Results:', ...rows.map((row) => row.map((cell, c) => (c < 4 ? cell.padEnd(widths[c] ?? 0) : cell)).join('  ').trimEnd()))
+    out.push('', summarizeResults(ctx.results))
+  }
+  if (ctx.backupUsed) out.push(`Backups of every object changed: ${ctx.backupDir}`)
+  return out.join('\n').trim()
+}
+
+// ---------------------------------------------------------------------------
+// Setup
+
+/** Runs an API call, turning unreachable-cluster and credential failures into one-line errors. */
+async function api<T>(kc: KubeConfig, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call()
+  } catch (err) {
+    throw explainApiError(err, kc)
+  }
+}
+
+function defaultNamespace(scope: Scope): string {
+  return scope.all ? 'default' : scope.namespace
+}
+
+/** --bound-before: an RFC 3339 time, or `now`. */
+export function parseBoundBefore(text: string | undefined, now: Date): Date | undefined {
+  if (text === undefined) return undefined
+  if (text.trim().toLowerCase() === 'now') return now
+  const ms = parseRfc3339(text)
+  if (ms === undefined) throw new UsageError(`--bound-before ${text} is not an RFC 3339 time: write it like 2026-06-01T12:00:00Z, or now`)
+  return new Date(ms)
+}
+
+function positiveInteger(value: number, flag: string): number {
+  if (!Number.isInteger(value) || value < 1) throw new UsageError(`--${flag} ${value} must be a whole number of at least 1`)
+  return value
+}
+
+/**
+ * Where pods are looked for: every namespace with -A; with --secret (and no
+ * -n), the Secrets' own namespaces, since a pod can only name Secrets of its
+ * namespace; else the namespace in scope.
+ */
+export function podNamespaces(scope: Scope, secretRefs: readonly string[], namespaceGiven: boolean): Namespaces {
+  if (scope.all) return { all: true }
+  const fromSecrets = secretRefs.map((ref) => parseSecretRef(ref, scope.namespace).namespace)
+  const namespaces = secretRefs.length > 0 && !namespaceGiven ? fromSecrets : [scope.namespace, ...fromSecrets]
+  return { all: false, namespaces: [...new Set(namespaces)] }
+}
+
+function backupDirOf(flags: Flags, env: Env, now: Date): string {
+  return flags.backupDir ?? join(defaultBackupRoot(env), timestampDirName(now))
+}
+
+await runMain(import.meta.url, (io) =>
+  runbookMain(io, {
+    cli,
+    runbook,
+    context: ({ cli: parsed, output }): Ctx => {
+      const { flags, common } = parsed
+      const maxParallel = positiveInteger(flags.maxParallel, 'max-parallel')
+      const timeoutMs = positiveInteger(flags.timeout, 'timeout') * 1000
+      const boundBefore = parseBoundBefore(flags.boundBefore, io.now())
+      const kc = loadKubeConfig(common, parsed.env, { cwd: io.cwd })
+      const scope = namespaceScope(common, kc)
+      const backupDir = backupDirOf(flags, parsed.env, io.now())
+      return {
+        flags,
+        ...(common.selector ? { selector: common.selector } : {}),
+        output,
+        now: io.now,
+        kube: makeKube(kc),
+        scope,
+        where: podNamespaces(scope, flags.secret, common.namespace !== undefined),
+        kubectlArgs: connectionArgs(common),
+        ...(boundBefore ? { boundBefore } : {}),
+        timeoutMs,
+        maxParallel,
+        dryRun: common.dryRun,
+        backupDir,
+        backup: new Backup(backupDir, cli.name, kc.getCurrentCluster()?.server ?? '(unknown)', io.now),
+        backupUsed: false,
+        backupQueue: Promise.resolve(),
+        results: [],
+      }
+    },
+    extendReport: (_report, ctx) => ({
+      secrets: ctx.found?.secrets ?? [],
+      plan: ctx.plan ?? null,
+      results: ctx.results,
+      ...(ctx.remaining ? { remaining: ctx.remaining } : {}),
+      ...(ctx.backupUsed ? { backupDir: ctx.backupDir } : {}),
+    }),
+    renderText: (_report, ctx) => renderRestartText(ctx),
+  }),
+)

@@ -1,0 +1,201 @@
+// The maintenance job end to end: the demo scenario repaired in one run,
+// interrupted runs resumed, a missing permission stopping in preflight, and
+// --restore after a graceful rotation.
+import { spawn } from 'node:child_process'
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import * as k8s from '@kubernetes/client-node'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { buildScenario, deleteScenario, type Scenario } from '../demo/scenario.ts'
+import { createNamespace, createTokenSecret, deleteNamespace, tokenReview, useCluster, waitFor, type TestCluster } from './support/cluster.ts'
+import { jsonOf, runRunbook } from './support/cli.ts'
+
+interface RotationJson {
+  ok: boolean
+  steps: Array<{ id: string; outcome: string; summary: string }>
+  rotation: { verification?: { tokens: number; valid: number }; reportFile?: string; backupDir?: string }
+}
+
+const podUids = async (core: k8s.CoreV1Api, namespace: string, app: string) =>
+  (await core.listNamespacedPod({ namespace, labelSelector: `app=${app}` })).items.filter((p) => !p.metadata?.deletionTimestamp).map((p) => p.metadata!.uid!).sort()
+
+describe('rotate-tokens', () => {
+  let cluster: TestCluster
+  let scratch: string
+
+  beforeAll(async () => {
+    cluster = await useCluster()
+    scratch = await mkdtemp(join(tmpdir(), 'ktr-rotate-'))
+  })
+
+  describe('on the demo scenario', () => {
+    let scenario: Scenario
+    beforeAll(async () => {
+      scenario = await buildScenario(cluster.kc)
+      await cluster.handle.rotateServiceAccountKey({ keepOld: false })
+    })
+    afterAll(async () => {
+      if (scenario) await deleteScenario(cluster.kc, scenario)
+    })
+
+    it('repairs everything in one run, and a second run finds nothing to do', async () => {
+      const [shop, billing] = scenario.namespaces as [string, string]
+      const before = { web: await podUids(cluster.core, shop, 'web'), worker: await podUids(cluster.core, billing, 'worker'), site: await podUids(cluster.core, shop, 'static-site') }
+      const backupDir = join(scratch, 'demo-backup')
+      const result = await runRunbook('rotate-tokens', ['-A', '--yes', '--recreate-bare-pods', '--backup-dir', backupDir, '--report-dir', scratch, '-o', 'json'], {
+        kubeconfig: cluster.kubeconfigPath,
+      })
+      expect(result.code, result.stderr.slice(-3000)).toBe(0)
+      const report = jsonOf<RotationJson>(result)
+      expect(report.rotation.verification?.valid).toBe(report.rotation.verification?.tokens)
+      expect(report.steps.find((s) => s.id === 'regenerate-tokens')?.outcome).toBe('applied')
+      expect(report.steps.find((s) => s.id === 'restart-dependent-pods')?.outcome).toBe('applied')
+      // Dependent workloads got new pods; the unrelated one did not.
+      expect((await podUids(cluster.core, shop, 'web')).some((uid) => before.web.includes(uid))).toBe(false)
+      expect((await podUids(cluster.core, billing, 'worker')).some((uid) => before.worker.includes(uid))).toBe(false)
+      expect(await podUids(cluster.core, shop, 'static-site')).toEqual(before.site)
+      // The report on disk and the backup of every changed Secret.
+      const onDisk = JSON.parse(await readFile(report.rotation.reportFile!, 'utf8')) as { backupDir: string }
+      expect(onDisk.backupDir).toBe(backupDir)
+      const manifest = JSON.parse(await readFile(join(backupDir, 'manifest.json'), 'utf8')) as { objects: Array<{ kind: string; namespace: string; name: string }> }
+      const backedUp = manifest.objects.filter((o) => o.kind === 'Secret').map((o) => `${o.namespace}/${o.name}`)
+      for (const secret of scenario.secrets) expect(backedUp).toContain(secret)
+
+      const again = await runRunbook('rotate-tokens', ['-A', '--yes', '--report-dir', scratch], { kubeconfig: cluster.kubeconfigPath })
+      expect(again.code, again.stderr.slice(-2000)).toBe(0)
+      expect(again.stdout).toMatch(/regenerate-tokens: .*nothing to do/)
+      expect(again.stdout).toMatch(/restart-dependent-pods: .*nothing to do/)
+    })
+  })
+
+  it('stops in preflight, changing nothing, when a permission is missing', async () => {
+    const namespace = await createNamespace(cluster.core, 'limited')
+    try {
+      const rbac = cluster.kc.makeApiClient(k8s.RbacAuthorizationV1Api)
+      await cluster.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'operator' } } })
+      await rbac.createNamespacedRole({
+        namespace,
+        // Deliberately incomplete: it may read Secrets but not patch them.
+        body: { metadata: { name: 'operator' }, rules: [{ apiGroups: [''], resources: ['secrets', 'serviceaccounts', 'pods', 'events'], verbs: ['get', 'list', 'watch'] }] },
+      })
+      await rbac.createNamespacedRoleBinding({
+        namespace,
+        body: { metadata: { name: 'operator' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'operator' }, subjects: [{ kind: 'ServiceAccount', name: 'operator', namespace }] },
+      })
+      const token = await createTokenSecret(cluster.core, namespace, 'operator-token', 'operator')
+      const server = cluster.kc.getCurrentCluster()!
+      const kubeconfig = join(scratch, 'limited.kubeconfig')
+      const ca = server.caData ?? Buffer.from(await readFile(server.caFile!)).toString('base64')
+      await writeFile(
+        kubeconfig,
+        `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "${server.server}", certificate-authority-data: "${ca}"}}]\nusers: [{name: u, user: {token: "${token}"}}]\ncontexts: [{name: c, context: {cluster: c, user: u, namespace: ${namespace}}}]\ncurrent-context: c\n`,
+        { mode: 0o600 },
+      )
+      // Not resourceVersions: the API server itself labels a legacy token Secret when its token is first used each day.
+      const versions = async () => (await cluster.core.listNamespacedSecret({ namespace })).items.map((s) => JSON.stringify([s.metadata!.name, s.data, s.metadata!.annotations])).sort()
+      const before = await versions()
+      const result = await runRunbook('rotate-tokens', ['--yes', '--skip-calico', '--report-dir', scratch], { kubeconfig })
+      expect(result.code).toBe(1)
+      expect(result.stdout).toMatch(/missing permissions, nothing was changed: .*patch secrets in namespace/)
+      expect(result.stdout).toMatch(/resources: \["secrets"\]\n\s+verbs: \[.*"patch"/)
+      expect(result.stdout).toMatch(/not run\s+regenerate-tokens/)
+      expect(await versions()).toEqual(before)
+    } finally {
+      await deleteNamespace(cluster.core, namespace)
+    }
+  })
+
+  it('resumes after being killed mid-run: nothing lost, nothing done twice', async () => {
+    const namespace = await createNamespace(cluster.core, 'resume')
+    try {
+      await cluster.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'app' } } })
+      const old = await createTokenSecret(cluster.core, namespace, 'app-token', 'app')
+      await cluster.apps.createNamespacedDeployment({
+        namespace,
+        body: {
+          metadata: { name: 'app' },
+          spec: {
+            replicas: 2,
+            selector: { matchLabels: { app: 'app' } },
+            template: {
+              metadata: { labels: { app: 'app' } },
+              spec: { containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10', env: [{ name: 'T', valueFrom: { secretKeyRef: { name: 'app-token', key: 'token' } } }] }] },
+            },
+          },
+        },
+      })
+      await waitFor('2 Running pods', async () => (await podUids(cluster.core, namespace, 'app')).length === 2)
+      await cluster.handle.rotateServiceAccountKey({ keepOld: false })
+      const backupDir = join(scratch, 'resume-backup')
+      const args = ['-n', namespace, '--yes', '--skip-calico', '--backup-dir', backupDir, '--report-dir', scratch]
+
+      // Kill the whole process tree as soon as the backup is written.
+      await runUntilThenKill(cluster.kubeconfigPath, args, /backed up 1 Secret/)
+      const manifest = JSON.parse(await readFile(join(backupDir, 'manifest.json'), 'utf8')) as { objects: Array<{ name: string }> }
+      expect(manifest.objects.map((o) => o.name)).toContain('app-token')
+
+      const result = await runRunbook('rotate-tokens', args, { kubeconfig: cluster.kubeconfigPath })
+      expect(result.code, result.stderr.slice(-3000)).toBe(0)
+      const secret = await cluster.core.readNamespacedSecret({ namespace, name: 'app-token' })
+      const fresh = Buffer.from(secret.data!.token!, 'base64').toString()
+      expect((await tokenReview(cluster.authn, fresh)).authenticated).toBe(true)
+      // The backup still holds the original, not a half-changed copy.
+      const saved = JSON.parse(await readFile(join(backupDir, 'secret', namespace, 'app-token.json'), 'utf8')) as { data: { token: string } }
+      expect(Buffer.from(saved.data.token, 'base64').toString()).toBe(old)
+      // Restarted exactly once: one template change after creation.
+      const deployment = await cluster.apps.readNamespacedDeployment({ namespace, name: 'app' })
+      expect(deployment.metadata!.generation).toBe(2)
+    } finally {
+      await deleteNamespace(cluster.core, namespace)
+    }
+  })
+
+  it('--restore puts the backed-up tokens back after a graceful rotation', async () => {
+    const namespace = await createNamespace(cluster.core, 'restore')
+    try {
+      await cluster.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'svc' } } })
+      const original = await createTokenSecret(cluster.core, namespace, 'svc-token', 'svc')
+      await cluster.handle.rotateServiceAccountKey({ keepOld: true })
+      const backupDir = join(scratch, 'restore-backup')
+      const regen = await runRunbook('regenerate-tokens', ['-n', namespace, '--all-tokens', '--yes', '--backup-dir', backupDir], { kubeconfig: cluster.kubeconfigPath })
+      expect(regen.code, regen.stderr.slice(-2000)).toBe(0)
+      const read = async () => Buffer.from((await cluster.core.readNamespacedSecret({ namespace, name: 'svc-token' })).data!.token!, 'base64').toString()
+      expect(await read()).not.toBe(original)
+
+      const plan = await runRunbook('rotate-tokens', ['--restore', backupDir, '--dry-run'], { kubeconfig: cluster.kubeconfigPath })
+      expect(plan.code, plan.stderr).toBe(0)
+      expect(plan.stdout).toMatch(/1 to restore/)
+      const restore = await runRunbook('rotate-tokens', ['--restore', backupDir, '--yes'], { kubeconfig: cluster.kubeconfigPath })
+      expect(restore.code, restore.stderr.slice(-2000)).toBe(0)
+      expect(await read()).toBe(original)
+      expect((await tokenReview(cluster.authn, original)).authenticated).toBe(true)
+    } finally {
+      await deleteNamespace(cluster.core, namespace)
+    }
+  })
+})
+
+/** Starts rotate-tokens in its own process group and kills the group when stderr matches. */
+function runUntilThenKill(kubeconfig: string, args: string[], when: RegExp): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(join(import.meta.dirname, '..', '..', 'runbooks', 'rotate-tokens.ts'), args, {
+      env: { ...process.env, KUBECONFIG: kubeconfig, NO_COLOR: '1' },
+      detached: true,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
+    let seen = ''
+    const timer = setTimeout(() => {
+      process.kill(-child.pid!, 'SIGKILL')
+      reject(new Error(`never saw ${when} before the timeout:\n${seen.slice(-2000)}`))
+    }, 150_000)
+    child.stderr.on('data', (d: Buffer) => {
+      seen += d.toString()
+      if (when.test(seen)) process.kill(-child.pid!, 'SIGKILL')
+    })
+    child.on('close', () => {
+      clearTimeout(timer)
+      resolve()
+    })
+  })
+}
