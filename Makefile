@@ -4,7 +4,7 @@
 
 export PATH := $(PATH):/usr/local/go/bin
 RUNBOOKS := verify-token regenerate-tokens restart-dependent-pods fix-calico rotate-tokens
-.PHONY: demo test check unit e2e cluster-up cluster-down cluster-rotate-key bench $(RUNBOOKS)
+.PHONY: demo docs test check unit e2e cluster-up cluster-down cluster-rotate-key bench $(RUNBOOKS)
 
 # --- setup -------------------------------------------------------------------
 node_modules/.package-lock.json: package-lock.json   # install exactly the lockfile
@@ -13,6 +13,10 @@ node_modules/.package-lock.json: package-lock.json   # install exactly the lockf
 # --- the main job, on the local cluster -----------------------------------------
 demo: node_modules/.package-lock.json                # broken cluster -> rotate-tokens --yes -> proof
 	@npx --no-install tsx test/demo/run.ts
+
+# --- docs and measurements -----------------------------------------------------
+docs: node_modules/.package-lock.json                # regenerate runbooks/rotate-tokens.md from the steps
+	@npx --no-install tsx test/docs/generate.ts
 
 # --- tests -------------------------------------------------------------------
 test: check e2e                                      # everything CI runs
