@@ -13,6 +13,7 @@ import { createTicker, kubectlCommand, type Runbook } from '../lib/engine/index.
 import type { Output } from '../lib/output.ts'
 import { makeKube, type Kube } from '../lib/kube/clients.ts'
 import { explainApiError } from '../lib/kube/errors.ts'
+import { serverTime } from '../lib/kube/raw.ts'
 import { fetchJwks, reviewToken } from '../lib/kube/token-checks.ts'
 import { listServiceAccounts, listTokenSecrets, SA_NAME_ANNOTATION, secretKey, serviceAccountIndex, tokenOf, type Scope } from '../lib/kube/token-secrets.ts'
 import { waitForTokenRefills } from '../lib/kube/wait-secrets.ts'
@@ -119,7 +120,8 @@ export const runbook: Runbook<Ctx> = {
         summary: ctx.targets.length ? `${ctx.targets.length} Secret(s) need a new token (${ctx.flags.strategy})` : 'every token Secret in scope holds a current token',
       }),
       apply: async (ctx) => {
-        const now = ctx.now()
+        // Stamped as regenerated-at and compared with pod start times: use the cluster's clock.
+        const now = await api(ctx.kube.kc, () => serverTime(ctx.kube.kc, ctx.now))
         await mapLimit(ctx.targets, ctx.flags.maxParallel, async (secret) => {
           if (!tokenOf(secret)) return // empty: the controller fills it anyway; nothing to blank
           ctx.outcomes.set(secretKey(secret), await api(ctx.kube.kc, () => regenerate(ctx.kube, secret, ctx.flags.strategy as Strategy, now)))

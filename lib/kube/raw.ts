@@ -7,6 +7,8 @@ import type { KubeConfig } from '@kubernetes/client-node'
 export interface RawResponse {
   status: number
   body: string
+  /** The server's Date header, if sent. */
+  date?: string
 }
 
 export interface RawRequestOptions {
@@ -42,11 +44,25 @@ export async function rawRequest(kc: KubeConfig, path: string, options: RawReque
       res.on('data', (chunk: string) => {
         body += chunk
       })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, ...(res.headers.date ? { date: res.headers.date } : {}) }))
     })
     req.on('timeout', () => req.destroy(new Error(`request to ${url.origin} timed out`)))
     req.on('error', reject)
     if (payload) req.write(payload)
     req.end()
   })
+}
+
+/**
+ * The API server's clock, rounded up to the next second. Times we stamp on
+ * objects are compared with times the cluster stamps (pod startTime, whole
+ * seconds), so they must come from the same clock, not the operator's laptop.
+ * Its Date header has whole seconds: the real time is in [date, date + 1 s),
+ * so date + 1 s is after it, and every pod that started before now compares
+ * as earlier (an extra restart is better than a missed stale pod).
+ */
+export async function serverTime(kc: KubeConfig, fallback: () => Date): Promise<Date> {
+  const res = await rawRequest(kc, '/version')
+  const parsed = res.date ? Date.parse(res.date) : Number.NaN
+  return Number.isNaN(parsed) ? fallback() : new Date(parsed + 1000)
 }
