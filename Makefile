@@ -17,6 +17,8 @@ demo: node_modules/.package-lock.json                # broken cluster -> rotate-
 # --- docs and measurements -----------------------------------------------------
 docs: node_modules/.package-lock.json                # regenerate runbooks/rotate-tokens.md from the steps
 	@npx --no-install tsx test/docs/generate.ts
+bench: node_modules/.package-lock.json               # speed and memory at 10k token Secrets / 30k pods (~2 min)
+	@npx --no-install tsx --expose-gc test/bench/run-all.ts
 
 # --- tests -------------------------------------------------------------------
 test: check e2e                                      # everything CI runs

@@ -21,8 +21,10 @@ const JWT_START = 'eyJ'
 
 export class Redactor {
   readonly showTokens: boolean
-  /** Secret string → its replacement text, longest strings first so no secret is cut by a shorter one. */
+  /** Secret string → its replacement text. */
   #secrets = new Map<string, string>()
+  /** The same, longest first so no secret is cut by a shorter one; sorted lazily, once per batch of registrations. */
+  #ordered: Array<[string, string]> | undefined
 
   constructor(options: RedactorOptions = {}) {
     this.showTokens = options.showTokens ?? false
@@ -40,13 +42,14 @@ export class Redactor {
     const replacement = replacementFor(compact)
     const forms = [trimmed, compact, Buffer.from(compact).toString('base64'), Buffer.from(compact).toString('base64url')]
     for (const form of forms) this.#secrets.set(form, replacement)
-    this.#secrets = new Map([...this.#secrets].sort(([a], [b]) => b.length - a.length))
+    this.#ordered = undefined
   }
 
   redact(text: string): string {
     if (this.showTokens) return text
+    this.#ordered ??= [...this.#secrets].sort(([a], [b]) => b.length - a.length)
     let result = text
-    for (const [secret, replacement] of this.#secrets) {
+    for (const [secret, replacement] of this.#ordered) {
       if (result.includes(secret)) result = result.split(secret).join(replacement)
     }
     return redactJwtShapes(result)

@@ -213,12 +213,23 @@ interface Group {
   pods: Array<{ dependent: DependentPod; pod: V1Pod }>
 }
 
-function matchPdbs(group: Group, pdbs: readonly V1PodDisruptionBudget[]): { matches: PdbMatch[]; perPod: Map<string, string[]> } {
+/** PodDisruptionBudgets by namespace: a budget only ever covers pods of its own namespace. */
+function pdbsByNamespace(pdbs: readonly V1PodDisruptionBudget[]): Map<string, V1PodDisruptionBudget[]> {
+  const index = new Map<string, V1PodDisruptionBudget[]>()
+  for (const pdb of pdbs) {
+    const namespace = namespaceOf(pdb.metadata)
+    const list = index.get(namespace) ?? []
+    list.push(pdb)
+    index.set(namespace, list)
+  }
+  return index
+}
+
+function matchPdbs(group: Group, pdbs: ReadonlyMap<string, V1PodDisruptionBudget[]>): { matches: PdbMatch[]; perPod: Map<string, string[]> } {
   const matches = new Map<string, { pdb: V1PodDisruptionBudget; pods: string[] }>()
   const perPod = new Map<string, string[]>()
   for (const { dependent, pod } of group.pods) {
-    for (const pdb of pdbs) {
-      if (namespaceOf(pdb.metadata) !== dependent.pod.namespace) continue
+    for (const pdb of pdbs.get(dependent.pod.namespace) ?? []) {
       if (!selectorMatches(pdb.spec?.selector, pod.metadata?.labels)) continue
       const key = keyOf(pdb.metadata)
       const match = matches.get(key) ?? { pdb, pods: [] }
@@ -321,11 +332,12 @@ export function planRestarts(dependents: readonly DependentPod[], context: PlanC
   }
 
   const items: RestartItem[] = []
+  const budgets = pdbsByNamespace(context.pdbs ?? [])
   for (const group of groups.values()) {
     group.pods.sort((a, b) => compareStrings(a.dependent.pod.name, b.dependent.pod.name) || compareStrings(a.dependent.pod.uid, b.dependent.pod.uid))
     const { action, notes } = decide(group.owner, context.recreateBarePods === true)
     const withBudgets = action === RestartAction.evict || action === RestartAction.rolloutRestart
-    const { matches, perPod } = withBudgets ? matchPdbs(group, context.pdbs ?? []) : { matches: [], perPod: new Map<string, string[]>() }
+    const { matches, perPod } = withBudgets ? matchPdbs(group, budgets) : { matches: [], perPod: new Map<string, string[]>() }
     const budget = pdbNotes(action, matches, perPod)
     const first = group.pods[0]
     const recreate = action === RestartAction.recreate && first ? recreatedPodSpec(first.pod, context.renamedSecrets) : undefined
