@@ -9,7 +9,7 @@
 // where every CNI plugin looks, and a name the runtime loads (a stray
 // .conflist) would even shadow Calico's own config.
 import { constants } from 'node:fs'
-import { copyFile, lstat, mkdir, open, readdir, readFile, rename, rm, stat, chown } from 'node:fs/promises'
+import { chmod, chown, copyFile, lstat, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DomainError } from '../errors.ts'
 import type { TokenInspection } from '../kube/inspect-token.ts'
@@ -58,6 +58,8 @@ export interface NodeReport {
 
 export interface JudgeOptions {
   readonly expectation: CniTokenExpectation
+  /** What to do about a bad token on this node, ending its reason (default RESTART_FIX). */
+  readonly fix?: string
   /** Inspects one token (signature, live checks): inspectToken bound to the run's keys and cluster. */
   readonly inspect: (source: string, token: string) => Promise<TokenInspection>
   readonly now: Date
@@ -111,7 +113,7 @@ export async function judgeNodeFiles(node: string, source: string, files: readon
       ...(assessed.expiresAt ? { expiresAt: assessed.expiresAt } : {}),
     })
   }
-  return { ...base, ...verdictOf(tokens, opts.expectation), tokens }
+  return { ...base, ...verdictOf(tokens, opts.expectation, opts.fix ?? RESTART_FIX), tokens }
 }
 
 /** A node whose files could not be read at all: unverified, not failed. */
@@ -119,21 +121,31 @@ export function unreadableNode(node: string, source: string, why: string, hint: 
   return { node, source, verdict: NodeVerdict.unverified, reason: `could not read the node's CNI files: ${why}; ${hint}`, tokens: [] }
 }
 
-function verdictOf(tokens: readonly NodeTokenFinding[], expectation: CniTokenExpectation): { verdict: NodeVerdict; reason: string } {
+function verdictOf(tokens: readonly NodeTokenFinding[], expectation: CniTokenExpectation, fix: string): { verdict: NodeVerdict; reason: string } {
   const bad = tokens.find((t) => t.status !== TokenStatus.valid && t.status !== TokenStatus.unverified)
-  if (bad) return { verdict: NodeVerdict.stale, reason: `${bad.file} ${bad.setting}: ${bad.status}: ${bad.reason}` }
+  if (bad) return { verdict: NodeVerdict.stale, reason: `${bad.file} ${bad.setting}: ${bad.status}: ${withoutFix(bad.reason)}; ${fix}` }
   const foreign = tokens.find((t) => !t.subjectMatches)
   if (foreign) {
     const expected = (expectation.serviceAccounts ?? ['calico-node', 'calico-cni-plugin']).join(' or ')
     return {
       verdict: NodeVerdict.stale,
-      reason: `${foreign.file} ${foreign.setting} belongs to ${foreign.subject ?? 'no subject'}, not to ${expected} in ${expectation.namespace}; ${RESTART_FIX}`,
+      reason: `${foreign.file} ${foreign.setting} belongs to ${foreign.subject ?? 'no subject'}, not to ${expected} in ${expectation.namespace}; ${fix}`,
     }
   }
   const unchecked = tokens.find((t) => t.status === TokenStatus.unverified)
   if (unchecked) return { verdict: NodeVerdict.unverified, reason: `${unchecked.file} ${unchecked.setting}: ${unchecked.reason}` }
   const files = [...new Set(tokens.map((t) => t.file))].join(' and ')
   return { verdict: NodeVerdict.current, reason: `${files}: signed by a current key, unexpired, the CNI's own account` }
+}
+
+/**
+ * A token inspection's reason without the fix it ends with ("…; run
+ * regenerate-tokens to issue a new token."): for a token in Calico's files
+ * the fix is Calico's, not the Secret's.
+ */
+export function withoutFix(reason: string): string {
+  const cut = reason.lastIndexOf('; ')
+  return (cut > 0 ? reason.slice(0, cut) : reason).replace(/\.$/, '')
 }
 
 // ---------------------------------------------------------------------------
@@ -194,22 +206,38 @@ export async function rewriteNodeFiles(dir: string, writes: readonly NodeFileWri
       throw new DomainError(`${plan.path} is a symbolic link, not the file install-cni writes; nothing was changed. Edit the file it points to by hand, or restart calico-node on this node`)
     }
   }
-  try {
-    await mkdir(backupDir, { recursive: true, mode: 0o700 })
-    for (const plan of plans) {
-      // COPYFILE_EXCL: a rerun keeps the first copy, which is the original.
-      await copyFile(plan.path, plan.backup, constants.COPYFILE_EXCL).catch((err: unknown) => {
-        if (codeOf(err) !== 'EEXIST') throw err
-      })
-    }
-  } catch (err) {
-    throw new DomainError(`cannot back up the CNI files to ${backupDir}: ${codeOf(err)}; nothing was changed. Pass --backup-dir <writable dir>`, { cause: err })
-  }
+  await backUpNodeFiles(dir, plans.map((p) => p.name), backupDir)
   for (const plan of plans) {
     await replaceAtomically(plan.path, plan.newText)
     written.push({ name: plan.name, path: plan.path, backup: plan.backup })
   }
   return written
+}
+
+/**
+ * Copies the named files of `dir` into `backupDir` (0700, copies 0600). A
+ * copy an earlier run made is kept: it holds the original. Throws
+ * DomainError when a copy fails, before anything was changed.
+ */
+export async function backUpNodeFiles(dir: string, names: readonly string[], backupDir: string): Promise<string[]> {
+  try {
+    await mkdir(backupDir, { recursive: true, mode: 0o700 })
+    for (const name of names) {
+      // COPYFILE_EXCL: a rerun keeps the first copy, which is the original.
+      const copied = await copyFile(join(dir, name), join(backupDir, name), constants.COPYFILE_EXCL).then(
+        () => true,
+        (err: unknown) => {
+          if (codeOf(err) !== 'EEXIST') throw err
+          return false
+        },
+      )
+      // The copy holds the old token: owner-only, like every backup.
+      if (copied) await chmod(join(backupDir, name), 0o600)
+    }
+  } catch (err) {
+    throw new DomainError(`cannot back up the CNI files to ${backupDir}: ${codeOf(err)}; nothing was changed. Pass --backup-dir <writable dir>`, { cause: err })
+  }
+  return names.map((name) => join(backupDir, name))
 }
 
 async function replaceAtomically(path: string, text: string): Promise<void> {

@@ -139,6 +139,37 @@ export function podStartedSince(pod: k8s.V1Pod, since: Date): boolean {
   return templateRestartedSince({ metadata: { annotations: pod.metadata?.annotations ?? {} } }, since)
 }
 
+export interface RestartInput {
+  readonly pods: readonly k8s.V1Pod[]
+  /** The latest change of the CNI token (ConfigMap fixed-at, Secrets regenerated-at). */
+  readonly since?: Date
+  /** Nodes that present a stale or missing token. */
+  readonly staleNodes: readonly string[]
+  /** Earlier steps that will change the token but have not yet (checked before any apply). */
+  readonly pending: readonly string[]
+  readonly forced: boolean
+}
+
+/** Why calico-node must restart, one phrase each; empty when it need not. Pure. */
+export function restartReasons(input: RestartInput): string[] {
+  const reasons: string[] = []
+  if (input.since) {
+    const since = input.since
+    const old = input.pods.filter((p) => !podStartedSince(p, since))
+    if (old.length > 0) reasons.push(`${old.length} calico-node pod(s) started before the CNI token changed at ${since.toISOString()}`)
+  }
+  if (input.pending.length > 0) reasons.push(`the CNI token changes in ${input.pending.join(' and ')}`)
+  if (input.staleNodes.length > 0) reasons.push(`${input.staleNodes.length} node(s) present a stale or missing CNI token (${input.staleNodes.slice(0, 3).join(', ')}${input.staleNodes.length > 3 ? ', …' : ''})`)
+  if (input.forced) reasons.push('--restart')
+  return reasons
+}
+
+/** The latest of some RFC 3339 times (unset and unreadable ones skipped). */
+export function latestChange(times: ReadonlyArray<string | undefined>): Date | undefined {
+  const ms = times.map((t) => (t ? Date.parse(t) : NaN)).filter((t) => Number.isFinite(t))
+  return ms.length > 0 ? new Date(Math.max(...ms)) : undefined
+}
+
 // ---------------------------------------------------------------------------
 // Reading a node's CNI files through exec
 
@@ -260,7 +291,9 @@ class ExecCommandError extends Error {}
 
 function describeExecFailure(err: unknown, ref: PodRefIn): string {
   if (err instanceof ExecCommandError) return err.message
-  const message = oneLineOf(messageOf(err))
+  // The websocket rejects with an ErrorEvent (not an Error) that carries a message.
+  const raw = (err as { message?: unknown })?.message
+  const message = oneLineOf(typeof raw === 'string' && raw !== '' ? raw : messageOf(err))
   if (/\b403\b/.test(message)) return `exec forbidden (${message}): reading the files needs create on pods/exec in ${ref.namespace}`
   if (err instanceof DomainError) return `exec timed out (${message})`
   return `exec not available (${message})`
@@ -480,14 +513,4 @@ export async function deleteLeftoverProbePods(kube: Kube, namespace: string): Pr
     })
   }
   return pods.length
-}
-
-/** The Ready nodes a probe can run on. */
-export async function listReadyNodes(kube: Kube): Promise<string[]> {
-  const nodes = await listAll((page) => kube.core.listNode(page))
-  return nodes
-    .filter((n) => !n.spec?.unschedulable && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
-    .map((n) => n.metadata?.name ?? '')
-    .filter(Boolean)
-    .sort()
 }

@@ -10,14 +10,14 @@ export async function currentChecklist(): Promise<string> {
     import('../../runbooks/rotate-tokens.ts'),
     import('../../runbooks/regenerate-tokens.ts'),
     import('../../runbooks/restart-dependent-pods.ts'),
-    import('../../runbooks/fix-calico.ts').catch(() => undefined),
+    import('../../runbooks/fix-calico.ts'),
   ])
   return renderChecklist(
     rotate.runbook,
     {
       'regenerate-tokens': regenerate.runbook,
       'restart-dependent-pods': restart.runbook,
-      ...(calico ? { 'fix-calico': calico.runbook } : {}),
+      'fix-calico': calico.runbook,
     },
     rotate.restoreRunbook,
   )
