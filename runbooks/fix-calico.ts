@@ -61,7 +61,8 @@ import { waitForTokenRefills } from '../lib/kube/wait-secrets.ts'
 import type { Output } from '../lib/output.ts'
 import type { Redactor } from '../lib/redact.ts'
 import { blankToken, type RegenerateOutcome } from '../lib/regenerate/apply.ts'
-import { assessSecret, summarizeAssessments, Verdict, type SecretAssessment } from '../lib/regenerate/select.ts'
+import { assessSecrets } from '../lib/regenerate/assess.ts'
+import { summarizeAssessments, Verdict, type SecretAssessment } from '../lib/regenerate/select.ts'
 import { decodeToken, normalizeToken } from '../lib/token/decode.ts'
 import { describeToken } from '../lib/token/describe.ts'
 import { keysFromJwks, loadPublicKeysFromPem, type VerificationKey } from '../lib/token/keys.ts'
@@ -650,20 +651,7 @@ async function assessAccount(ctx: Ctx): Promise<void> {
   if (!index.has(`${install.namespace}/${install.cniServiceAccount}`)) {
     warn(ctx, `ServiceAccount ${install.namespace}/${install.cniServiceAccount}, which the CNI plugin authenticates as, does not exist; apply the Calico manifest of this version again to restore it`)
   }
-  const now = ctx.now()
-  ctx.assessments = await mapLimit(ctx.accountSecrets, 8, async (secret) => {
-    const token = tokenOf(secret)
-    if (token) ctx.redactor.register(token)
-    const facts = { token, accounts: index, allTokens: false, now }
-    if (!token) return assessSecret(secret, facts)
-    try {
-      const decoded = decodeToken(token)
-      const expiresAt = describeToken(decoded).expiresAt
-      return assessSecret(secret, { ...facts, signature: await verifySignature(decoded, ctx.keys), ...(expiresAt ? { expiresAt } : {}) })
-    } catch (err) {
-      return assessSecret(secret, { ...facts, decodeError: err instanceof Error ? err.message : String(err) })
-    }
-  })
+  ctx.assessments = await assessSecrets(ctx.accountSecrets, { keys: ctx.keys, accounts: index, allTokens: false, now: ctx.now(), register: (t) => ctx.redactor.register(t), parallel: 8 })
   const needsWork = new Set(ctx.assessments.filter((a) => a.verdict === Verdict.stale || a.verdict === Verdict.empty).map((a) => a.key))
   ctx.staleSecrets = ctx.accountSecrets.filter((s) => needsWork.has(secretKey(s)))
 }

@@ -4,7 +4,7 @@
 // every Secret up first, blanks (or recreates) it so the tokens controller
 // signs a new token with the current key, waits for the refill with a watch,
 // and proves the new token works and the old one is rejected.
-import type { KubeConfig, V1Secret } from '@kubernetes/client-node'
+import type { V1Secret } from '@kubernetes/client-node'
 import { join } from 'node:path'
 import { defineCli, loadKubeConfig, namespaceScope, runbookMain, runMain, type ParsedCli } from '../lib/cli/index.ts'
 import { Backup, defaultBackupRoot, timestampDirName } from '../lib/backup.ts'
@@ -12,16 +12,16 @@ import { mapLimit } from '../lib/concurrency.ts'
 import { createTicker, kubectlCommand, type Runbook } from '../lib/engine/index.ts'
 import type { Output } from '../lib/output.ts'
 import { makeKube, type Kube } from '../lib/kube/clients.ts'
-import { explainApiError } from '../lib/kube/errors.ts'
+import { withApiErrors as api } from '../lib/kube/errors.ts'
 import { serverTime } from '../lib/kube/raw.ts'
 import { fetchJwks, reviewToken } from '../lib/kube/token-checks.ts'
 import { listServiceAccounts, listTokenSecrets, SA_NAME_ANNOTATION, secretKey, serviceAccountIndex, tokenOf, type Scope } from '../lib/kube/token-secrets.ts'
 import { waitForTokenRefills } from '../lib/kube/wait-secrets.ts'
 import type { Redactor } from '../lib/redact.ts'
 import { regenerate, Strategy, type RegenerateOutcome } from '../lib/regenerate/apply.ts'
-import { assessSecret, summarizeAssessments, Verdict, type SecretAssessment } from '../lib/regenerate/select.ts'
+import { assessSecrets } from '../lib/regenerate/assess.ts'
+import { summarizeAssessments, Verdict, type SecretAssessment } from '../lib/regenerate/select.ts'
 import { decodeToken } from '../lib/token/decode.ts'
-import { describeToken } from '../lib/token/describe.ts'
 import { keysFromJwks, type VerificationKey } from '../lib/token/keys.ts'
 import { verifySignature } from '../lib/token/signature.ts'
 
@@ -159,20 +159,7 @@ async function assess(ctx: Ctx): Promise<void> {
   ctx.keys = keysFromJwks(jwks)
   const index = serviceAccountIndex(accounts)
   const wanted = secrets.filter((s) => !ctx.flags.serviceAccount || s.metadata?.annotations?.[SA_NAME_ANNOTATION] === ctx.flags.serviceAccount)
-  const now = ctx.now()
-  ctx.assessments = await mapLimit(wanted, 50, async (secret) => {
-    const token = tokenOf(secret)
-    if (token) ctx.redactor.register(token)
-    const facts = { token, accounts: index, allTokens: ctx.flags.allTokens, now }
-    if (!token) return assessSecret(secret, facts)
-    try {
-      const decoded = decodeToken(token)
-      const expiresAt = describeToken(decoded).expiresAt
-      return assessSecret(secret, { ...facts, signature: await verifySignature(decoded, ctx.keys), ...(expiresAt ? { expiresAt } : {}) })
-    } catch (err) {
-      return assessSecret(secret, { ...facts, decodeError: err instanceof Error ? err.message : String(err) })
-    }
-  })
+  ctx.assessments = await assessSecrets(wanted, { keys: ctx.keys, accounts: index, allTokens: ctx.flags.allTokens, now: ctx.now(), register: (t) => ctx.redactor.register(t) })
   const needsWork = new Set(ctx.assessments.filter((a) => a.verdict === Verdict.stale || a.verdict === Verdict.empty).map((a) => a.key))
   ctx.targets = wanted.filter((s) => needsWork.has(secretKey(s)))
 }
@@ -202,13 +189,6 @@ function scopeArgs(ctx: Ctx): string[] {
   return [...(ctx.scope.all ? ['-A'] : ['-n', ctx.scope.namespace]), ...(ctx.selector ? ['-l', ctx.selector] : [])]
 }
 
-async function api<T>(kc: KubeConfig, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call()
-  } catch (err) {
-    throw explainApiError(err, kc)
-  }
-}
 
 function renderAssessments(ctx: Ctx): string {
   const interesting = ctx.assessments.filter((a) => a.verdict !== Verdict.current)

@@ -6,7 +6,7 @@
 // `kubectl rollout restart` per workload), else the Eviction API (which
 // honours PodDisruptionBudgets); bare pods are refused unless
 // --recreate-bare-pods; every rollout is waited for, with a deadline.
-import type { KubeConfig, V1Pod } from '@kubernetes/client-node'
+import type { V1Pod } from '@kubernetes/client-node'
 import { join } from 'node:path'
 import { Backup, defaultBackupRoot, timestampDirName } from '../lib/backup.ts'
 import { defineCli, loadKubeConfig, namespaceScope, runbookMain, runMain, type Env, type ParsedCli } from '../lib/cli/index.ts'
@@ -15,7 +15,7 @@ import { connectionArgs, kubectlCommand, toStepError, type Runbook, type StepErr
 import { DomainError, UsageError } from '../lib/errors.ts'
 import { REGENERATED_AT_ANNOTATION } from '../lib/kube/annotations.ts'
 import { isNotFound, makeKube, type Kube } from '../lib/kube/clients.ts'
-import { explainApiError } from '../lib/kube/errors.ts'
+import { explainApiError, withApiErrors as api } from '../lib/kube/errors.ts'
 import { listTokenSecrets, parseSecretRef, readTokenSecret, TOKEN_SECRET_TYPE, type Scope } from '../lib/kube/token-secrets.ts'
 import {
   evictAndWait,
@@ -550,14 +550,6 @@ export function renderRestartText(ctx: Ctx): string {
 // ---------------------------------------------------------------------------
 // Setup
 
-/** Runs an API call, turning unreachable-cluster and credential failures into one-line errors. */
-async function api<T>(kc: KubeConfig, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call()
-  } catch (err) {
-    throw explainApiError(err, kc)
-  }
-}
 
 function defaultNamespace(scope: Scope): string {
   return scope.all ? 'default' : scope.namespace

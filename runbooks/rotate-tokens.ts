@@ -9,7 +9,6 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import type { KubeConfig } from '@kubernetes/client-node'
 import { defineCli, loadKubeConfig, namespaceScope, runbookMain, runMain, type ParsedCli, type CommonOptions } from '../lib/cli/index.ts'
 import { defaultBackupRoot, readBackup, timestampDirName } from '../lib/backup.ts'
 import { childFailure, plannedCommands, plannedSteps, runChild, type ChildRun } from '../lib/chain.ts'
@@ -17,7 +16,7 @@ import { kubectlCommand, type Runbook, type Step } from '../lib/engine/index.ts'
 import type { Output } from '../lib/output.ts'
 import { whoAmI, missingPermissions } from '../lib/kube/access.ts'
 import { makeKube, type Kube } from '../lib/kube/clients.ts'
-import { explainApiError } from '../lib/kube/errors.ts'
+import { withApiErrors as api } from '../lib/kube/errors.ts'
 import { fetchJwks, reviewToken } from '../lib/kube/token-checks.ts'
 import { describePermission, rbacRulesFor, requiredPermissions, type Permission } from '../lib/preflight/permissions.ts'
 import { keysFromJwks } from '../lib/token/keys.ts'
@@ -330,13 +329,6 @@ function childArgsOf(common: CommonOptions, namespace: string | undefined): stri
   ]
 }
 
-async function api<T>(kc: KubeConfig, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call()
-  } catch (err) {
-    throw explainApiError(err, kc)
-  }
-}
 
 await runMain(import.meta.url, (io) =>
   runbookMain(io, {

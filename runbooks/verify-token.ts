@@ -5,13 +5,12 @@
 // every token a status and a reason that ends with the fix.
 import { readFile } from 'node:fs/promises'
 import { text } from 'node:stream/consumers'
-import type { KubeConfig } from '@kubernetes/client-node'
 import { defineCli, loadKubeConfig, namespaceScope, runbookMain, runMain, type MainIO, type ParsedCli } from '../lib/cli/index.ts'
 import { mapLimit } from '../lib/concurrency.ts'
 import { kubectlCommand, type Runbook } from '../lib/engine/index.ts'
 import { UsageError } from '../lib/errors.ts'
 import { makeKube, type Kube } from '../lib/kube/clients.ts'
-import { explainApiError } from '../lib/kube/errors.ts'
+import { withApiErrors as api } from '../lib/kube/errors.ts'
 import { inspectStoredToken, inspectToken, UnclassifiedStatus, type TokenInspection } from '../lib/kube/inspect-token.ts'
 import { fetchJwks } from '../lib/kube/token-checks.ts'
 import {
@@ -228,14 +227,6 @@ async function readKeyFile(path: string): Promise<string> {
   }
 }
 
-/** Runs an API call, turning unreachable-cluster and credential failures into one-line errors. */
-async function api<T>(kc: KubeConfig | undefined, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call()
-  } catch (err) {
-    throw kc ? explainApiError(err, kc) : err
-  }
-}
 
 function validateInputs(flags: Flags): void {
   const given = [flags.token !== undefined, flags.tokenFile !== undefined, flags.secret.length > 0, flags.all].filter(Boolean).length

@@ -39,3 +39,12 @@ function networkCode(err: unknown): string | undefined {
   }
   return undefined
 }
+
+/** Runs an API call, turning unreachable-cluster and credential failures into one-line operator errors. */
+export async function withApiErrors<T>(kc: KubeConfig | undefined, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call()
+  } catch (err) {
+    throw kc ? explainApiError(err, kc) : err
+  }
+}
