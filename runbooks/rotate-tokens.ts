@@ -296,7 +296,7 @@ function staleSecrets(ctx: Ctx): string[] {
 async function previewRestarts(ctx: Ctx): Promise<ChildRun | undefined> {
   const stale = staleSecrets(ctx)
   if (stale.length === 0 || stale.length > 200) return undefined
-  return dryRun(ctx, 'restart-dependent-pods', stale.flatMap((key) => ['--secret', key]))
+  return dryRun(ctx, 'restart-dependent-pods', [...stale.flatMap((key) => ['--secret', key]), ...(ctx.flags.recreateBarePods ? ['--recreate-bare-pods'] : [])])
 }
 
 function inventorySummary(ctx: Ctx): string {

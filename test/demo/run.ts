@@ -16,8 +16,10 @@ const cluster = await startCluster('local', defaultClusterDir())
 const kc = new k8s.KubeConfig()
 kc.loadFromFile(cluster.kubeconfigPath)
 
-say('2. Workloads that use legacy service-account token Secrets')
-const scenario = await buildScenario(kc, { log: (l) => process.stderr.write(`   ${l}\n`) })
+say('2. Workloads that use legacy service-account token Secrets, and a 2018-style Calico')
+// The demo cluster is long-lived: Calico's fixed names may be there from an earlier demo.
+const hasCalico = await kc.makeApiClient(k8s.AppsV1Api).readNamespacedDaemonSet({ namespace: 'kube-system', name: 'calico-node' }).then(() => true, () => false)
+const scenario = await buildScenario(kc, { calico: !hasCalico, log: (l) => process.stderr.write(`   ${l}\n`) })
 
 say('3. The certificates are regenerated: new service-account key, the old one dropped')
 await cluster.rotateServiceAccountKey({ keepOld: false })

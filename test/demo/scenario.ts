@@ -5,6 +5,7 @@
 import * as k8s from '@kubernetes/client-node'
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { fill, loadObjects, readFixture } from '../fixtures/calico/fixtures.ts'
 
 export interface Scenario {
   namespaces: string[]
@@ -15,11 +16,13 @@ export interface Scenario {
   /** namespace/kind/name of a workload that depends on none. */
   unrelated: string
   barePod: string
+  /** Whether the 2018-style Calico fixture was installed in kube-system. */
+  calico: boolean
 }
 
 const pause = 'registry.k8s.io/pause:3.10'
 
-export async function buildScenario(kc: k8s.KubeConfig, opts: { suffix?: string; log?: (line: string) => void } = {}): Promise<Scenario> {
+export async function buildScenario(kc: k8s.KubeConfig, opts: { suffix?: string; calico?: boolean; log?: (line: string) => void } = {}): Promise<Scenario> {
   const log = opts.log ?? (() => {})
   const suffix = opts.suffix ?? randomBytes(2).toString('hex')
   const core = kc.makeApiClient(k8s.CoreV1Api)
@@ -73,12 +76,45 @@ export async function buildScenario(kc: k8s.KubeConfig, opts: { suffix?: string;
 
   await waitForRunning(core, [shop, billing], 9)
   log('all 9 pods Running')
+  if (opts.calico) {
+    await installCalico2018(core, apps)
+    log('installed a 2018-style Calico in kube-system: calico-config holds a literal calico-node token (the trap), DaemonSet calico-node')
+  }
   return {
     namespaces: [shop, billing],
     secrets,
     dependents: [`${shop}/Deployment/web`, `${billing}/Deployment/worker`, `${billing}/StatefulSet/ledger`],
     unrelated: `${shop}/Deployment/static-site`,
     barePod: `${shop}/debug`,
+    calico: opts.calico === true,
+  }
+}
+
+/**
+ * Calico v3.0 as installed by its manifest, with the classic mistake: the
+ * calico-config ConfigMap holds calico-node's token itself instead of the
+ * __SERVICEACCOUNT_TOKEN__ placeholder, so every restart writes it back.
+ */
+async function installCalico2018(core: k8s.CoreV1Api, apps: k8s.AppsV1Api): Promise<void> {
+  const namespace = 'kube-system'
+  await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'calico-node' } } })
+  await core.createNamespacedSecret({
+    namespace,
+    body: { metadata: { name: 'calico-node-token', annotations: { 'kubernetes.io/service-account.name': 'calico-node' } }, type: 'kubernetes.io/service-account-token' },
+  })
+  const token = await waitForToken(core, namespace, 'calico-node-token')
+  await core.createNamespacedConfigMap({ namespace, body: k8s.loadYaml<k8s.V1ConfigMap>(fill(readFixture('configmap-literal-token.yaml'), token)) })
+  const [daemonSet] = loadObjects('manifest-v3.0-kdd.yaml').daemonSets
+  await apps.createNamespacedDaemonSet({ namespace, body: { ...daemonSet, apiVersion: 'apps/v1', spec: { ...daemonSet!.spec!, updateStrategy: { type: 'RollingUpdate' } } } })
+}
+
+async function waitForToken(core: k8s.CoreV1Api, namespace: string, name: string): Promise<string> {
+  const deadline = Date.now() + 60_000
+  for (;;) {
+    const encoded = (await core.readNamespacedSecret({ namespace, name })).data?.token
+    if (encoded) return Buffer.from(encoded, 'base64').toString()
+    if (Date.now() > deadline) throw new Error(`the tokens controller did not fill ${namespace}/${name} within 60s`)
+    await sleep(250)
   }
 }
 
@@ -96,4 +132,11 @@ async function waitForRunning(core: k8s.CoreV1Api, namespaces: string[], count: 
 export async function deleteScenario(kc: k8s.KubeConfig, scenario: Scenario): Promise<void> {
   const core = kc.makeApiClient(k8s.CoreV1Api)
   for (const name of scenario.namespaces) await core.deleteNamespace({ name }).catch(() => {})
+  if (!scenario.calico) return
+  const apps = kc.makeApiClient(k8s.AppsV1Api)
+  const namespace = 'kube-system'
+  await apps.deleteNamespacedDaemonSet({ namespace, name: 'calico-node' }).catch(() => {})
+  await core.deleteNamespacedConfigMap({ namespace, name: 'calico-config' }).catch(() => {})
+  await core.deleteNamespacedSecret({ namespace, name: 'calico-node-token' }).catch(() => {})
+  await core.deleteNamespacedServiceAccount({ namespace, name: 'calico-node' }).catch(() => {})
 }

@@ -32,7 +32,7 @@ describe('rotate-tokens', () => {
   describe('on the demo scenario', () => {
     let scenario: Scenario
     beforeAll(async () => {
-      scenario = await buildScenario(cluster.kc)
+      scenario = await buildScenario(cluster.kc, { calico: true })
       await cluster.handle.rotateServiceAccountKey({ keepOld: false })
     })
     afterAll(async () => {
@@ -51,6 +51,9 @@ describe('rotate-tokens', () => {
       expect(report.rotation.verification?.valid).toBe(report.rotation.verification?.tokens)
       expect(report.steps.find((s) => s.id === 'regenerate-tokens')?.outcome).toBe('applied')
       expect(report.steps.find((s) => s.id === 'restart-dependent-pods')?.outcome).toBe('applied')
+      expect(report.steps.find((s) => s.id === 'fix-calico')?.outcome).toBe('applied')
+      const cniConfig = (await cluster.core.readNamespacedConfigMap({ namespace: 'kube-system', name: 'calico-config' })).data!.cni_network_config!
+      expect(cniConfig).toContain('__SERVICEACCOUNT_TOKEN__')
       // Dependent workloads got new pods; the unrelated one did not.
       expect((await podUids(cluster.core, shop, 'web')).some((uid) => before.web.includes(uid))).toBe(false)
       expect((await podUids(cluster.core, billing, 'worker')).some((uid) => before.worker.includes(uid))).toBe(false)
