@@ -127,7 +127,8 @@ export const runbook: Runbook<Ctx> = {
           ctx.outcomes.set(secretKey(secret), await api(ctx.kube.kc, () => regenerate(ctx.kube, secret, ctx.flags.strategy as Strategy, now)))
         })
         const ticker = createTicker({ output: ctx.output, what: 'the tokens controller to refill the Secrets', timeoutMs: ctx.flags.timeout * 1000 })
-        const targets = new Set(ctx.targets.map(secretKey))
+        // Nothing to wait for where the Secret is gone (deleted meanwhile): it is reported, not awaited.
+        const targets = new Set(ctx.targets.map(secretKey).filter((key) => ctx.outcomes.get(key) !== 'gone'))
         try {
           ctx.refilled = await api(ctx.kube.kc, () => waitForTokenRefills(ctx.kube, targets, { scope: refillScope(ctx), timeoutMs: ctx.flags.timeout * 1000, ticker }))
         } finally {
@@ -167,6 +168,7 @@ async function assess(ctx: Ctx): Promise<void> {
 /** The new token verifies with a current key and authenticates; the previous one is rejected. */
 async function proveRegenerated(ctx: Ctx, secret: V1Secret): Promise<string | undefined> {
   const key = secretKey(secret)
+  if (ctx.outcomes.get(key) === 'gone') return undefined
   const fresh = ctx.refilled.get(key)
   if (!fresh) return `${key}: no new token`
   const signature = await verifySignature(decodeToken(fresh), ctx.keys)

@@ -296,7 +296,11 @@ function staleSecrets(ctx: Ctx): string[] {
 async function previewRestarts(ctx: Ctx): Promise<ChildRun | undefined> {
   const stale = staleSecrets(ctx)
   if (stale.length === 0 || stale.length > 200) return undefined
-  return dryRun(ctx, 'restart-dependent-pods', [...stale.flatMap((key) => ['--secret', key]), ...(ctx.flags.recreateBarePods ? ['--recreate-bare-pods'] : [])])
+  // Informational only: a Secret deleted meanwhile (a namespace going away) must not fail the inventory.
+  const run = await runChild('restart-dependent-pods', ['--dry-run', ...stale.flatMap((key) => ['--secret', key]), ...(ctx.flags.recreateBarePods ? ['--recreate-bare-pods'] : [])], {
+    common: ctx.childArgs,
+  }).catch(() => undefined)
+  return run?.exitCode === 0 ? run : undefined
 }
 
 function inventorySummary(ctx: Ctx): string {

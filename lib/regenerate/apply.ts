@@ -16,7 +16,8 @@ export type Strategy = (typeof Strategy)[keyof typeof Strategy]
 /** `/` in a JSON-patch path segment is written `~1`. */
 const annotationPath = `/metadata/annotations/${REGENERATED_AT_ANNOTATION.replace('~', '~0').replace('/', '~1')}`
 
-export type RegenerateOutcome = 'blanked' | 'recreated' | 'already-changed'
+/** `gone`: the Secret was deleted meanwhile (its namespace is going away, or someone removed it). */
+export type RegenerateOutcome = 'blanked' | 'recreated' | 'already-changed' | 'gone'
 
 export async function blankToken(kube: Kube, secret: k8s.V1Secret, now: Date): Promise<RegenerateOutcome> {
   const { namespace = '', name = '' } = secret.metadata ?? {}
@@ -33,6 +34,7 @@ export async function blankToken(kube: Kube, secret: k8s.V1Secret, now: Date): P
   } catch (err) {
     // 422 from the `test` op: the token is no longer the one we saw (refilled or replaced meanwhile).
     if (statusOf(err) === 422) return 'already-changed'
+    if (isNotFound(err)) return 'gone'
     throw err
   }
 }

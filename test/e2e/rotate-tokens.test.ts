@@ -32,6 +32,12 @@ describe('rotate-tokens', () => {
   describe('on the demo scenario', () => {
     let scenario: Scenario
     beforeAll(async () => {
+      // The run works on -A: let namespaces of earlier test files finish terminating first.
+      await waitFor(
+        'namespaces of earlier tests to be gone',
+        async () => (await cluster.core.listNamespace({ labelSelector: 'ktr-e2e=true' })).items.length === 0,
+        120_000,
+      )
       scenario = await buildScenario(cluster.kc, { calico: true })
       await cluster.handle.rotateServiceAccountKey({ keepOld: false })
     })
