@@ -62,7 +62,8 @@ interface Ctx {
   backupDir: string
   reportDir: string
   cluster: { context: string; server: string }
-  allNamespaces: boolean
+  /** The namespace in scope; undefined with -A. */
+  namespace: string | undefined
   report: RotationReport
   /** Latest dry run of each child, from its step's check. */
   plans: Partial<Record<Child, ChildRun>>
@@ -87,7 +88,7 @@ const preflight: Step<Ctx> = {
     const { kube } = ctx
     const [version, user, jwks] = await api(kube.kc, () => Promise.all([kube.version.getCode(), whoAmI(kube), fetchJwks(kube)]))
     const kids = keysFromJwks(jwks).map((k) => k.kid)
-    const wanted = requiredPermissions({ ...(ctx.allNamespaces ? {} : { namespace: namespaceOf(ctx) }), calico: !ctx.flags.skipCalico })
+    const wanted = requiredPermissions({ ...(ctx.namespace ? { namespace: ctx.namespace } : {}), calico: !ctx.flags.skipCalico })
     const missing = await api(kube.kc, () => missingPermissions(kube, wanted))
     Object.assign(ctx.report.preflight, { version: version.gitVersion, user: user ?? 'unknown', keyIds: kids, missingPermissions: missing.map(describePermission) })
     return {
@@ -319,11 +320,6 @@ function inventorySummary(ctx: Ctx): string {
   ].join('; ')
 }
 
-function namespaceOf(ctx: Ctx): string {
-  const i = ctx.childArgs.indexOf('-n')
-  return i >= 0 ? ctx.childArgs[i + 1]! : 'default'
-}
-
 function childArgsOf(common: CommonOptions, namespace: string | undefined): string[] {
   return [
     ...(common.kubeconfig ? ['--kubeconfig', common.kubeconfig] : []),
@@ -355,7 +351,7 @@ await runMain(import.meta.url, (io) =>
         backupDir,
         reportDir: parsed.flags.reportDir ?? join(state, 'reports'),
         cluster,
-        allNamespaces: scope.all,
+        namespace: scope.all ? undefined : scope.namespace,
         report: { cluster, startedAt: io.now().toISOString(), preflight: {}, inventory: '', runs: [], backupDir, verification: undefined, reportFile: undefined, needsPerson: [] },
         plans: {},
         changedSincePlans: false,

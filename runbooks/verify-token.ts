@@ -192,8 +192,8 @@ function register(ctx: Ctx, token: string): string {
 
 function collectCommands(ctx: Ctx): string[] {
   const commands = ctx.flags.secret.map((ref) => {
-    const [namespace, name] = ref.includes('/') ? ref.split('/') : [ctx.scope.all ? 'default' : ctx.scope.namespace, ref]
-    return `${kubectlCommand('get', 'secret', name ?? '', '-n', namespace ?? '', '-o', 'jsonpath={.data.token}')} | base64 --decode`
+    const { namespace, name } = parseSecretRef(ref, ctx.scope.all ? 'default' : ctx.scope.namespace)
+    return `${kubectlCommand('get', 'secret', name, '-n', namespace, '-o', 'jsonpath={.data.token}')} | base64 --decode`
   })
   if (ctx.flags.all) {
     const scope = ctx.scope.all ? ['-A'] : ['-n', ctx.scope.namespace]
