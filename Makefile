@@ -2,7 +2,14 @@
 # clone; node_modules comes from package-lock.json. Pass runbook flags with
 # ARGS, e.g. make verify-token ARGS="--secret kube-system/my-token".
 
-export PATH := $(PATH):/usr/local/go/bin
+# Node 24 LTS, pinned in .node-version: tools/node.sh brings it from the npm
+# registry into ~/.cache/kube-token-runbooks/node/<version> when the machine's
+# Node is older, and every target below runs on it.
+NODE_BIN := $(shell tools/node.sh)
+ifeq ($(NODE_BIN),)
+$(error tools/node.sh could not provide Node $(shell cat .node-version); see its message above)
+endif
+export PATH := $(NODE_BIN):$(PATH):/usr/local/go/bin
 RUNBOOKS := verify-token regenerate-tokens restart-dependent-pods fix-calico rotate-tokens
 .PHONY: demo docs test check unit e2e cluster-up cluster-down cluster-rotate-key bench $(RUNBOOKS)
 
@@ -12,13 +19,13 @@ node_modules/.package-lock.json: package-lock.json   # install exactly the lockf
 
 # --- the main job, on the local cluster -----------------------------------------
 demo: node_modules/.package-lock.json                # broken cluster -> rotate-tokens --yes -> proof
-	@npx --no-install tsx test/demo/run.ts
+	@node test/demo/run.ts
 
 # --- docs and measurements -----------------------------------------------------
 docs: node_modules/.package-lock.json                # regenerate runbooks/rotate-tokens.md from the steps
-	@npx --no-install tsx test/docs/generate.ts
+	@node test/docs/generate.ts
 bench: node_modules/.package-lock.json               # speed and memory at 10k token Secrets / 30k pods (~2 min)
-	@npx --no-install tsx --expose-gc test/bench/run-all.ts
+	@node --expose-gc test/bench/run-all.ts
 
 # --- tests -------------------------------------------------------------------
 test: check e2e                                      # everything CI runs
@@ -31,11 +38,11 @@ e2e: node_modules/.package-lock.json                 # e2e suite; starts (and st
 
 # --- the local cluster (control plane from Go modules, kwok nodes) -------------
 cluster-up: node_modules/.package-lock.json          # start or reuse; last stdout line = kubeconfig
-	@npx --no-install tsx test/cluster/cli.ts up
+	@node test/cluster/cli.ts up
 cluster-rotate-key: node_modules/.package-lock.json  # new SA signing key; KEEP_OLD=1 keeps the old one trusted
-	@npx --no-install tsx test/cluster/cli.ts rotate-key
+	@node test/cluster/cli.ts rotate-key
 cluster-down: node_modules/.package-lock.json        # stop every process of the local cluster
-	@npx --no-install tsx test/cluster/cli.ts down
+	@node test/cluster/cli.ts down
 
 # --- runbooks ------------------------------------------------------------------
 $(RUNBOOKS): node_modules/.package-lock.json         # make <runbook> ARGS="..."

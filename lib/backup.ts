@@ -45,12 +45,17 @@ export class Backup {
   /** Saves run one at a time: the manifest is read, extended and rewritten by each. */
   private queue: Promise<unknown> = Promise.resolve()
 
-  constructor(
-    readonly dir: string,
-    private readonly runbook: string,
-    private readonly cluster: string,
-    private readonly now: () => Date = () => new Date(),
-  ) {}
+  readonly dir: string
+  private readonly runbook: string
+  private readonly cluster: string
+  private readonly now: () => Date
+
+  constructor(dir: string, runbook: string, cluster: string, now: () => Date = () => new Date()) {
+    this.dir = dir
+    this.runbook = runbook
+    this.cluster = cluster
+    this.now = now
+  }
 
   /** Writes `object` to <dir>/<kind>/<namespace>/<name>.json (0600) and records it; a second save of the same object keeps the first copy. */
   save(kind: string, object: KubeObject): Promise<BackedUpObject> {

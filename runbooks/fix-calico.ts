@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --import tsx
+#!/usr/bin/env node
 // fix-calico: make the token Calico's CNI plugin presents on every node fresh
 // again after the service-account signing key changed, and prove it.
 // Detects the install (manifest or operator, version, the CNI's

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --import tsx
+#!/usr/bin/env node
 // regenerate-tokens: issue new tokens for the service-account token Secrets
 // whose tokens the cluster no longer accepts (its signing key changed). Backs
 // every Secret up first, blanks (or recreates) it so the tokens controller

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --import tsx
+#!/usr/bin/env node
 // restart-dependent-pods: after regenerate-tokens, replace the pods that
 // still hold an old token. The cluster says which: token Secrets carry
 // kube-token-runbooks.io/regenerated-at, and a pod that names one and started

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --import tsx
+#!/usr/bin/env node
 // rotate-tokens: the maintenance job after a cluster's service-account
 // signing key was regenerated. Preflight (who, where, may we), inventory (what
 // is stale, what depends on it), then regenerate-tokens, restart-dependent-pods

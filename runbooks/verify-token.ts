@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --import tsx
+#!/usr/bin/env node
 // verify-token: is this service-account token good? Checks the signature
 // against the cluster's current keys (or --key-file, offline), asks the API
 // server (TokenReview, the classic bearer GET, SelfSubjectReview), and gives

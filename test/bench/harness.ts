@@ -25,7 +25,7 @@ export interface MeasureOptions {
   readonly warmUp?: boolean
 }
 
-/** Whether the script was started with --expose-gc (tsx passes node flags on). */
+/** Whether the script was started with --expose-gc (node --expose-gc). */
 export const gcExposed = typeof globalThis.gc === 'function'
 
 export function collectGarbage(): void {
@@ -85,7 +85,7 @@ export function environmentHeader(): string {
   return [
     `node ${process.version} (${process.platform}/${process.arch})`,
     `cpu  ${cpu[0]?.model ?? 'unknown'} x ${cpu.length}`,
-    `gc   ${gcExposed ? 'exposed: heap read after a full collection' : 'not exposed (run with tsx --expose-gc): heap includes garbage'}`,
+    `gc   ${gcExposed ? 'exposed: heap read after a full collection' : 'not exposed (run with node --expose-gc): heap includes garbage'}`,
     `heap ${heapMb} MB before any fixture (the modules loaded)`,
   ].join('\n')
 }

@@ -3,7 +3,7 @@
 // comparable). Speed and memory of the pure core at big-cluster scale are
 // measured here, never asserted in tests.
 //
-//   npx --no-install tsx --expose-gc test/bench/run-all.ts
+//   node --expose-gc test/bench/run-all.ts
 //
 // Each script also runs alone (tokens.ts, workloads.ts). Tables go to stdout,
 // progress to stderr; --expose-gc lets the heap column be read after a full

@@ -8,7 +8,7 @@
 //   Redactor.redact               1,000 registered tokens over a 5 MB log: in one call (as --output json
 //                                 writes its result) and line by line (as progress lines are written)
 //
-//   npx --no-install tsx --expose-gc test/bench/tokens.ts
+//   node --expose-gc test/bench/tokens.ts
 //
 // Prints the table to stdout (median of a few runs), progress to stderr; exit
 // 0. Tokens are RS256 like kube-controller-manager's: all 10,000 are signed

@@ -12,7 +12,7 @@
 // Each is measured on a quarter of the cluster as well (75 namespaces): when
 // the per-item time grows with the cluster, the cost is super-linear.
 //
-//   npx --no-install tsx --expose-gc test/bench/workloads.ts
+//   node --expose-gc test/bench/workloads.ts
 //
 // Prints the table to stdout (median of a few runs), progress to stderr; exit 0.
 import type {

@@ -5,7 +5,7 @@
 // works.
 import { chooseProvider, defaultClusterDir, startCluster, attachCluster, stopLocalCluster } from './index.ts'
 
-const usage = 'usage: tsx test/cluster/cli.ts up | rotate-key [--keep-old] | down'
+const usage = 'usage: node test/cluster/cli.ts up | rotate-key [--keep-old] | down'
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
