@@ -9,6 +9,9 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          // Generous: the first import of client-node alone can take seconds
+          // on a loaded 2-core CI machine. Speed is measured by `make bench`.
+          testTimeout: 30_000,
         },
       },
       {

@@ -1,10 +1,10 @@
 // --restore: put backed-up token Secrets back. Only useful while the old
 // signing key is still trusted (a graceful rotation): a restored token signed
 // by a retired key would be rejected, so such Secrets are refused.
-import * as k8s from '@kubernetes/client-node'
+import type * as k8s from '@kubernetes/client-node'
 import type { BackedUpObject } from './backup.ts'
-import { isNotFound, type Kube } from './kube/clients.ts'
-import { tokenOf } from './kube/token-secrets.ts'
+import { isNotFound, PatchType, type Kube } from './kube/clients.ts'
+import { tokenOf } from './secrets.ts'
 import { decodeToken } from './token/decode.ts'
 import type { VerificationKey } from './token/keys.ts'
 import { verifySignature } from './token/signature.ts'
@@ -52,7 +52,7 @@ export async function applyRestore(kube: Kube, item: RestoreItem): Promise<void>
   if (item.action === RestoreAction.restore) {
     await kube.core.patchNamespacedSecret(
       { namespace, name, body: [{ op: 'add', path: '/data/token', value: item.backup.data!.token }] },
-      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
+      kube.patchAs(PatchType.json),
     )
   } else if (item.action === RestoreAction.create) {
     const { labels, annotations } = item.backup.metadata ?? {}

@@ -22,11 +22,11 @@ import { backUpNodeFiles, judgeNodeFiles, NodeVerdict, readCniConfDir, rewriteNo
 import { CALICO_CONF_NAMES, planNodeRewrite } from '../lib/calico/node-files.ts'
 import { CALICO_KUBECONFIG_NAME } from '../lib/calico/kubeconfig.ts'
 import { SERVICEACCOUNT_TOKEN_PLACEHOLDER, TokenEncoding, TokenValueKind } from '../lib/calico/token-value.ts'
-import { defineCli, loadKubeConfig, runbookMain, runMain, type MainIO, type ParsedCli } from '../lib/cli/index.ts'
+import { defineCli, loadKubeConfig, runbookMain, runMain, type MainIO, type ParsedCli, type Main } from '../lib/cli/index.ts'
 import { mapLimit } from '../lib/concurrency.ts'
 import { connectionArgs, createTicker, kubectlCommand, Modes, resolveMode, shellQuote, type Mode, type Runbook } from '../lib/engine/index.ts'
 import { DomainError, UsageError } from '../lib/errors.ts'
-import { REGENERATED_AT_ANNOTATION } from '../lib/kube/annotations.ts'
+import { REGENERATED_AT_ANNOTATION } from '../lib/annotations.ts'
 import {
   CNI_CONFIG_FIXED_AT_ANNOTATION,
   cniMountOf,
@@ -1135,9 +1135,9 @@ export function validateFlags(flags: Flags): void {
   }
 }
 
-function loadClusterConfig(parsed: ParsedCli<NonNullable<(typeof cli)['flags']>>, cwd: string): KubeConfig {
+async function loadClusterConfig(parsed: ParsedCli<NonNullable<(typeof cli)['flags']>>, cwd: string): Promise<KubeConfig> {
   try {
-    return loadKubeConfig(parsed.common, parsed.env, { cwd })
+    return await loadKubeConfig(parsed.common, parsed.env, { cwd })
   } catch (err) {
     if (err instanceof UsageError && parsed.flags.cniConfDir !== undefined && parsed.flags.tokenFile !== undefined) {
       throw new UsageError(`${err.message}; or, to work on ${parsed.flags.cniConfDir} alone, pass --offline (with --key-file to check signatures)`)
@@ -1174,7 +1174,8 @@ export function renderFindings(ctx: Ctx): string {
   return lines.join('\n')
 }
 
-await runMain(import.meta.url, (io) =>
+/** The runbook's whole run, for its own entry point and for `kube-token-runbooks <runbook>`. */
+export const main: Main = (io) =>
   runbookMain(io, {
     cli,
     runbook,
@@ -1194,8 +1195,8 @@ await runMain(import.meta.url, (io) =>
           throw new UsageError(`the --token-file token belongs to namespace ${namespace ?? '(none)'}, not to Calico's (kube-system or calico-system): pass a token of calico-node or calico-cni-plugin`)
         }
       }
-      const kc = offline ? undefined : loadClusterConfig(parsed, io.cwd)
-      const kube = kc ? makeKube(kc) : undefined
+      const kc = offline ? undefined : await loadClusterConfig(parsed, io.cwd)
+      const kube = kc ? await makeKube(kc) : undefined
       const backupDir = flags.backupDir ?? join(defaultBackupRoot(parsed.env), timestampDirName(io.now()))
       const ctx: Ctx = {
         flags,
@@ -1235,5 +1236,6 @@ await runMain(import.meta.url, (io) =>
       warnings: ctx.warnings,
     }),
     renderText: (_report, ctx) => renderFindings(ctx),
-  }),
-)
+  })
+
+await runMain(import.meta.url, main)

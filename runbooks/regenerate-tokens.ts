@@ -6,18 +6,15 @@
 // and proves the new token works and the old one is rejected.
 import type { V1Secret } from '@kubernetes/client-node'
 import { join } from 'node:path'
-import { defineCli, loadKubeConfig, namespaceScope, runbookMain, runMain, type ParsedCli } from '../lib/cli/index.ts'
-import { Backup, defaultBackupRoot, timestampDirName } from '../lib/backup.ts'
+import { defineCli, runbookMain, runMain, type ParsedCli, type Main } from '../lib/cli/index.ts'
+import { openSession, type Session } from '../lib/cli/session.ts'
 import { mapLimit } from '../lib/concurrency.ts'
-import { createTicker, kubectlCommand, type Runbook } from '../lib/engine/index.ts'
-import type { Output } from '../lib/output.ts'
-import { makeKube, type Kube } from '../lib/kube/clients.ts'
+import { createTicker, type Runbook } from '../lib/engine/index.ts'
 import { withApiErrors as api } from '../lib/kube/errors.ts'
 import { serverTime } from '../lib/kube/raw.ts'
 import { fetchJwks, reviewToken } from '../lib/kube/token-checks.ts'
 import { listServiceAccounts, listTokenSecrets, SA_NAME_ANNOTATION, secretKey, serviceAccountIndex, tokenOf, type Scope } from '../lib/kube/token-secrets.ts'
 import { waitForTokenRefills } from '../lib/kube/wait-secrets.ts'
-import type { Redactor } from '../lib/redact.ts'
 import { regenerate, Strategy, type RegenerateOutcome } from '../lib/regenerate/apply.ts'
 import { assessSecrets } from '../lib/regenerate/assess.ts'
 import { summarizeAssessments, Verdict, type SecretAssessment } from '../lib/regenerate/select.ts'
@@ -50,21 +47,19 @@ export const cli = defineCli({
 
 type Flags = ParsedCli<NonNullable<(typeof cli)['flags']>>['flags']
 
-interface Ctx {
+interface Ctx extends Session {
   flags: Flags
-  kube: Kube
-  scope: Scope
-  selector?: string
-  backup: Backup
-  output: Output
-  redactor: Redactor
-  now: () => Date
   keys: VerificationKey[]
   assessments: SecretAssessment[]
   /** Stale and empty Secrets, as read before any change. */
   targets: V1Secret[]
   outcomes: Map<string, RegenerateOutcome>
   refilled: Map<string, string>
+}
+
+/** This runbook's state on top of a session: run alone, or by rotate-tokens with the session it shares. */
+export function contextOf(session: Session, flags: Flags): Ctx {
+  return { ...session, flags, keys: [], assessments: [], targets: [], outcomes: new Map(), refilled: new Map() }
 }
 
 export const runbook: Runbook<Ctx> = {
@@ -77,7 +72,7 @@ export const runbook: Runbook<Ctx> = {
       description:
         "Lists every service-account token Secret in scope and checks its token's signature against the API server's current keys; Secrets whose ServiceAccount is gone are reported, not touched.",
       readOnly: true,
-      kubectl: (ctx) => [kubectlCommand('get', '--raw', '/openid/v1/jwks'), kubectlCommand('get', 'secrets', ...scopeArgs(ctx), '--field-selector', 'type=kubernetes.io/service-account-token')],
+      kubectl: (ctx) => [ctx.kubectl('get', '--raw', '/openid/v1/jwks'), ctx.kubectl('get', 'secrets', ...ctx.scopeArgs, '--field-selector', 'type=kubernetes.io/service-account-token')],
       check: async (ctx) => {
         await api(ctx.kube.kc, () => assess(ctx))
         return { needed: false, summary: summarizeAssessments(ctx.assessments), details: { assessments: ctx.assessments } }
@@ -88,7 +83,7 @@ export const runbook: Runbook<Ctx> = {
       title: 'Back up the Secrets',
       description: 'Writes each Secret about to change to the backup directory (owner-only files and a manifest); nothing changes if the backup cannot be written.',
       kubectl: (ctx) =>
-        ctx.targets.map((s) => `${kubectlCommand('get', 'secret', s.metadata!.name!, '-n', s.metadata!.namespace!, '-o', 'json')} > ${join(ctx.backup.dir, 'secret', s.metadata!.namespace!, `${s.metadata!.name}.json`)}`),
+        ctx.targets.map((s) => `${ctx.kubectl('get', 'secret', s.metadata!.name!, '-n', s.metadata!.namespace!, '-o', 'json')} > ${join(ctx.backup.dir, 'secret', s.metadata!.namespace!, `${s.metadata!.name}.json`)}`),
       check: async (ctx) => {
         const saved = new Set((await ctx.backup.objects()).map((o) => `${o.namespace}/${o.name}`))
         const missing = ctx.targets.filter((s) => !saved.has(secretKey(s)))
@@ -112,8 +107,8 @@ export const runbook: Runbook<Ctx> = {
       kubectl: (ctx) =>
         ctx.targets.map((s) =>
           ctx.flags.strategy === Strategy.recreate
-            ? `${kubectlCommand('get', 'secret', s.metadata!.name!, '-n', s.metadata!.namespace!, '-o', 'json')} | jq 'del(.data, .metadata.uid, .metadata.resourceVersion, .metadata.creationTimestamp)' | ${kubectlCommand('replace', '--force', '-f', '-')}`
-            : kubectlCommand('patch', 'secret', s.metadata!.name!, '-n', s.metadata!.namespace!, '--type=json', '-p', '[{"op":"replace","path":"/data/token","value":""}]'),
+            ? `${ctx.kubectl('get', 'secret', s.metadata!.name!, '-n', s.metadata!.namespace!, '-o', 'json')} | jq 'del(.data, .metadata.uid, .metadata.resourceVersion, .metadata.creationTimestamp)' | ${ctx.kubectl('replace', '--force', '-f', '-')}`
+            : ctx.kubectl('patch', 'secret', s.metadata!.name!, '-n', s.metadata!.namespace!, '--type=json', '-p', '[{"op":"replace","path":"/data/token","value":""}]'),
         ),
       check: async (ctx) => ({
         needed: ctx.targets.length > 0,
@@ -187,9 +182,6 @@ function refillScope(ctx: Ctx): Scope {
   return namespaces.size === 1 ? { all: false, namespace: [...namespaces][0]! } : { all: true }
 }
 
-function scopeArgs(ctx: Ctx): string[] {
-  return [...(ctx.scope.all ? ['-A'] : ['-n', ctx.scope.namespace]), ...(ctx.selector ? ['-l', ctx.selector] : [])]
-}
 
 
 function renderAssessments(ctx: Ctx): string {
@@ -202,33 +194,17 @@ function renderAssessments(ctx: Ctx): string {
   ].join('\n')
 }
 
-await runMain(import.meta.url, (io) =>
+/** The runbook's whole run, for its own entry point and for `kube-token-runbooks <runbook>`. */
+export const main: Main = (io) =>
   runbookMain(io, {
     cli,
     runbook,
-    context: ({ cli: parsed, output, redactor }) => {
-      const kc = loadKubeConfig(parsed.common, parsed.env, { cwd: io.cwd })
-      const backupDir = parsed.flags.backupDir ?? join(defaultBackupRoot(parsed.env), timestampDirName(io.now()))
-      return {
-        flags: parsed.flags,
-        kube: makeKube(kc),
-        scope: namespaceScope(parsed.common, kc),
-        ...(parsed.common.selector ? { selector: parsed.common.selector } : {}),
-        backup: new Backup(backupDir, cli.name, kc.getCurrentCluster()?.server ?? '', io.now),
-        output,
-        redactor: redactor as Redactor,
-        now: io.now,
-        keys: [],
-        assessments: [],
-        targets: [],
-        outcomes: new Map(),
-        refilled: new Map(),
-      }
-    },
+    context: async (args) => contextOf(await openSession(args, { runbook: cli.name, defaultScope: 'context' }), args.cli.flags),
     extendReport: (_report, ctx) => ({
       backupDir: ctx.backup.dir,
       secrets: ctx.assessments.map((a) => ({ ...a, ...(ctx.outcomes.get(a.key) ? { outcome: ctx.outcomes.get(a.key) } : {}) })),
     }),
     renderText: (_report, ctx) => renderAssessments(ctx),
-  }),
-)
+  })
+
+await runMain(import.meta.url, main)

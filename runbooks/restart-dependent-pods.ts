@@ -9,11 +9,11 @@
 import type { V1Pod } from '@kubernetes/client-node'
 import { join } from 'node:path'
 import { Backup, defaultBackupRoot, timestampDirName } from '../lib/backup.ts'
-import { defineCli, loadKubeConfig, namespaceScope, runbookMain, runMain, type Env, type ParsedCli } from '../lib/cli/index.ts'
+import { defineCli, loadKubeConfig, namespaceScope, runbookMain, runMain, type Env, type ParsedCli, type Main } from '../lib/cli/index.ts'
 import { mapLimit } from '../lib/concurrency.ts'
 import { connectionArgs, kubectlCommand, toStepError, type Runbook, type StepError } from '../lib/engine/index.ts'
 import { DomainError, UsageError } from '../lib/errors.ts'
-import { REGENERATED_AT_ANNOTATION } from '../lib/kube/annotations.ts'
+import { REGENERATED_AT_ANNOTATION } from '../lib/annotations.ts'
 import { isNotFound, makeKube, type Kube } from '../lib/kube/clients.ts'
 import { explainApiError, withApiErrors as api } from '../lib/kube/errors.ts'
 import { listTokenSecrets, parseSecretRef, readTokenSecret, TOKEN_SECRET_TYPE, type Scope } from '../lib/kube/token-secrets.ts'
@@ -585,16 +585,17 @@ function backupDirOf(flags: Flags, env: Env, now: Date): string {
   return flags.backupDir ?? join(defaultBackupRoot(env), timestampDirName(now))
 }
 
-await runMain(import.meta.url, (io) =>
+/** The runbook's whole run, for its own entry point and for `kube-token-runbooks <runbook>`. */
+export const main: Main = (io) =>
   runbookMain(io, {
     cli,
     runbook,
-    context: ({ cli: parsed, output }): Ctx => {
+    context: async ({ cli: parsed, output }): Promise<Ctx> => {
       const { flags, common } = parsed
       const maxParallel = positiveInteger(flags.maxParallel, 'max-parallel')
       const timeoutMs = positiveInteger(flags.timeout, 'timeout') * 1000
       const boundBefore = parseBoundBefore(flags.boundBefore, io.now())
-      const kc = loadKubeConfig(common, parsed.env, { cwd: io.cwd })
+      const kc = await loadKubeConfig(common, parsed.env, { cwd: io.cwd })
       const scope = namespaceScope(common, kc)
       const backupDir = backupDirOf(flags, parsed.env, io.now())
       return {
@@ -602,7 +603,7 @@ await runMain(import.meta.url, (io) =>
         ...(common.selector ? { selector: common.selector } : {}),
         output,
         now: io.now,
-        kube: makeKube(kc),
+        kube: await makeKube(kc),
         scope,
         where: podNamespaces(scope, flags.secret, common.namespace !== undefined),
         kubectlArgs: connectionArgs(common),
@@ -625,5 +626,6 @@ await runMain(import.meta.url, (io) =>
       ...(ctx.backupUsed ? { backupDir: ctx.backupDir } : {}),
     }),
     renderText: (_report, ctx) => renderRestartText(ctx),
-  }),
-)
+  })
+
+await runMain(import.meta.url, main)

@@ -9,7 +9,7 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { defineCli, loadKubeConfig, namespaceScope, runbookMain, runMain, type ParsedCli, type CommonOptions } from '../lib/cli/index.ts'
+import { defineCli, loadKubeConfig, namespaceScope, runbookMain, runMain, type ParsedCli, type CommonOptions, type Main } from '../lib/cli/index.ts'
 import { defaultBackupRoot, readBackup, timestampDirName } from '../lib/backup.ts'
 import { childFailure, plannedCommands, plannedSteps, runChild, type ChildRun } from '../lib/chain.ts'
 import { kubectlCommand, type Runbook, type Step } from '../lib/engine/index.ts'
@@ -330,13 +330,14 @@ function childArgsOf(common: CommonOptions, namespace: string | undefined): stri
 }
 
 
-await runMain(import.meta.url, (io) =>
+/** The runbook's whole run, for its own entry point and for `kube-token-runbooks <runbook>`. */
+export const main: Main = (io) =>
   runbookMain(io, {
     cli,
     // --restore is a different job with its own plan; chosen before flags are parsed, since the runbook shapes --help too.
     runbook: io.argv.includes('--restore') || io.env.KTR_RESTORE ? restoreRunbook : runbook,
-    context: ({ cli: parsed, output }) => {
-      const kc = loadKubeConfig(parsed.common, parsed.env, { cwd: io.cwd })
+    context: async ({ cli: parsed, output }) => {
+      const kc = await loadKubeConfig(parsed.common, parsed.env, { cwd: io.cwd })
       const scope = namespaceScope(parsed.common, kc)
       const state = join(defaultBackupRoot(parsed.env), '..')
       const cluster = { context: kc.getCurrentContext(), server: kc.getCurrentCluster()?.server ?? '' }
@@ -344,7 +345,7 @@ await runMain(import.meta.url, (io) =>
       return {
         flags: parsed.flags,
         dryRun: parsed.common.dryRun,
-        kube: makeKube(kc),
+        kube: await makeKube(kc),
         output,
         now: io.now,
         childArgs: childArgsOf(parsed.common, scope.all ? undefined : scope.namespace),
@@ -360,5 +361,6 @@ await runMain(import.meta.url, (io) =>
     },
     extendReport: (_report, ctx) => ({ rotation: ctx.report }),
     renderText: (report, ctx) => renderRotationSummary(ctx.report, report),
-  }),
-)
+  })
+
+await runMain(import.meta.url, main)

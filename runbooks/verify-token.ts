@@ -5,7 +5,7 @@
 // every token a status and a reason that ends with the fix.
 import { readFile } from 'node:fs/promises'
 import { text } from 'node:stream/consumers'
-import { defineCli, loadKubeConfig, namespaceScope, runbookMain, runMain, type MainIO, type ParsedCli } from '../lib/cli/index.ts'
+import { defineCli, loadKubeConfig, namespaceScope, runbookMain, runMain, type MainIO, type ParsedCli, type Main } from '../lib/cli/index.ts'
 import { mapLimit } from '../lib/concurrency.ts'
 import { kubectlCommand, type Runbook } from '../lib/engine/index.ts'
 import { UsageError } from '../lib/errors.ts'
@@ -241,13 +241,14 @@ function needsCluster(flags: Flags): boolean {
   return flags.secret.length > 0 || flags.all || flags.keyFile.length === 0
 }
 
-await runMain(import.meta.url, (io) =>
+/** The runbook's whole run, for its own entry point and for `kube-token-runbooks <runbook>`. */
+export const main: Main = (io) =>
   runbookMain(io, {
     cli,
     runbook,
-    context: ({ cli: parsed, redactor }) => {
+    context: async ({ cli: parsed, redactor }) => {
       validateInputs(parsed.flags)
-      const kc = needsCluster(parsed.flags) ? loadKubeConfig(parsed.common, parsed.env, { cwd: io.cwd }) : undefined
+      const kc = needsCluster(parsed.flags) ? await loadKubeConfig(parsed.common, parsed.env, { cwd: io.cwd }) : undefined
       return {
         flags: parsed.flags,
         ...(parsed.common.selector ? { selector: parsed.common.selector } : {}),
@@ -255,7 +256,7 @@ await runMain(import.meta.url, (io) =>
         now: io.now,
         stdin: io.stdin,
         cwd: io.cwd,
-        ...(kc ? { kube: makeKube(kc) } : {}),
+        ...(kc ? { kube: await makeKube(kc) } : {}),
         scope: kc ? namespaceScope(parsed.common, kc) : { all: false, namespace: 'default' },
         inputs: [],
         results: [],
@@ -263,5 +264,6 @@ await runMain(import.meta.url, (io) =>
     },
     extendReport: (_report, ctx) => ({ results: ctx.results }),
     renderText: (_report, ctx) => renderInspections(ctx.results),
-  }),
-)
+  })
+
+await runMain(import.meta.url, main)

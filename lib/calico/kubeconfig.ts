@@ -8,7 +8,7 @@
 // plugin." header, reorder and re-quote keys, and reflow the long
 // certificate-authority-data. The rewrite is then checked by parsing the
 // result: everything but the token must read the same.
-import { loadYaml } from '@kubernetes/client-node'
+import { load as loadYaml } from 'js-yaml'
 import { DomainError } from '../errors.ts'
 import { isJsonObject, normalizeToken, type JsonObject } from '../token/decode.ts'
 import { printable } from '../token/text.ts'
@@ -112,7 +112,7 @@ function loadKubeconfig(text: string, source: string): JsonObject {
   }
   let value: unknown
   try {
-    value = loadYaml<unknown>(text)
+    value = loadYaml(text)
   } catch (err) {
     // js-yaml's message and mark carry the text around the error, which may be the token: keep reason and line only.
     throw new KubeconfigError(`${source} is not valid YAML${yamlErrorWhere(err)}; ${REINSTALL}`)

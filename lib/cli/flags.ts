@@ -109,6 +109,7 @@ export const COMMON_FLAGS = [
     description: 'Read settings (KTR_*, KUBECONFIG) from this dotenv file, relative to the current directory.',
   },
   { name: 'help', alias: 'h', type: 'boolean', env: false, description: 'Show this help.' },
+  { name: 'version', type: 'boolean', env: false, description: 'Print the version and exit.' },
 ] as const satisfies readonly FlagSpec[]
 
 export interface CommonOptions {
@@ -151,7 +152,8 @@ export interface ParsedCli<F extends readonly FlagSpec[] = readonly FlagSpec[]> 
   envFileLoaded: string | undefined
 }
 
-export type ParseResult<F extends readonly FlagSpec[] = readonly FlagSpec[]> = { help: true } | ParsedCli<F>
+/** `help: true` means: print --help (or, with `version`, the version) and do nothing else. */
+export type ParseResult<F extends readonly FlagSpec[] = readonly FlagSpec[]> = { help: true; version: boolean } | ParsedCli<F>
 
 export interface ParseInput {
   argv: readonly string[]
@@ -228,7 +230,9 @@ export function parseCli<const F extends readonly FlagSpec[]>(spec: CliSpec<F>, 
     tokens: true,
   })
 
-  if (tokens.some((t) => t.kind === 'option' && t.name === 'help')) return { help: true }
+  const asked = (name: string) => tokens.some((t) => t.kind === 'option' && t.name === name)
+  if (asked('help')) return { help: true, version: false }
+  if (asked('version')) return { help: true, version: true }
 
   const raw = new Map<string, Raw>()
   const positionals: string[] = []

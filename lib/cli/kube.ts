@@ -7,7 +7,8 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { delimiter, join, resolve } from 'node:path'
-import { KubeConfig, type Cluster, type Context, type User } from '@kubernetes/client-node'
+import type { Cluster, Context, KubeConfig, User } from '@kubernetes/client-node'
+import { loadClientNode } from '../kube/clients.ts'
 import { UsageError } from '../errors.ts'
 import type { Env } from './flags.ts'
 
@@ -28,15 +29,17 @@ export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccoun
 /** Where the configuration came from, for messages ("context kind-x from /home/me/.kube/config"). */
 export type KubeConfigSource = { kind: 'file'; paths: string[] } | { kind: 'in-cluster' }
 
-export function loadKubeConfig(opts: KubeConfigOptions, env: Env, seams: KubeConfigSeams = {}): KubeConfig {
-  return loadKubeConfigWithSource(opts, env, seams).kc
+export async function loadKubeConfig(opts: KubeConfigOptions, env: Env, seams: KubeConfigSeams = {}): Promise<KubeConfig> {
+  return (await loadKubeConfigWithSource(opts, env, seams)).kc
 }
 
-export function loadKubeConfigWithSource(
+export async function loadKubeConfigWithSource(
   opts: KubeConfigOptions,
   env: Env,
   seams: KubeConfigSeams = {},
-): { kc: KubeConfig; source: KubeConfigSource } {
+): Promise<{ kc: KubeConfig; source: KubeConfigSource }> {
+  const { KubeConfig: KubeConfigClass } = await loadClientNode()
+  const newKubeConfig = () => new KubeConfigClass()
   const cwd = seams.cwd ?? process.cwd()
   const home = seams.homeDir ?? homedir()
   const saDir = seams.serviceAccountDir ?? SERVICE_ACCOUNT_DIR
@@ -46,7 +49,7 @@ export function loadKubeConfigWithSource(
   if (opts.kubeconfig) {
     const path = resolve(cwd, opts.kubeconfig)
     if (!existsSync(path)) throw new UsageError(`kubeconfig ${path} (from --kubeconfig) does not exist: fix the path`)
-    kc = mergeFiles([path])
+    kc = mergeFiles([path], newKubeConfig)
     source = { kind: 'file', paths: [path] }
   } else if (env.KUBECONFIG) {
     const listed = env.KUBECONFIG.split(delimiter).filter(Boolean).map((p) => resolve(cwd, p))
@@ -57,14 +60,14 @@ export function loadKubeConfigWithSource(
         `no file named in KUBECONFIG exists (${listed.join(', ')}): fix KUBECONFIG or pass --kubeconfig <path>`,
       )
     }
-    kc = mergeFiles(present)
+    kc = mergeFiles(present, newKubeConfig)
     source = { kind: 'file', paths: present }
   } else if (existsSync(join(home, '.kube', 'config'))) {
     const path = join(home, '.kube', 'config')
-    kc = mergeFiles([path])
+    kc = mergeFiles([path], newKubeConfig)
     source = { kind: 'file', paths: [path] }
   } else if (env.KUBERNETES_SERVICE_HOST && existsSync(join(saDir, 'token'))) {
-    kc = inCluster(env, saDir)
+    kc = inCluster(env, saDir, newKubeConfig())
     source = { kind: 'in-cluster' }
   } else {
     throw new UsageError(
@@ -77,13 +80,13 @@ export function loadKubeConfigWithSource(
 }
 
 /** Reads and merges kubeconfig files the way kubectl does: the first file to define a name or a current-context wins. */
-function mergeFiles(paths: string[]): KubeConfig {
+function mergeFiles(paths: string[], newKubeConfig: () => KubeConfig): KubeConfig {
   const clusters = new Map<string, Cluster>()
   const users = new Map<string, User>()
   const contexts = new Map<string, Context>()
   let currentContext = ''
   for (const path of paths) {
-    const one = new KubeConfig()
+    const one = newKubeConfig()
     try {
       one.loadFromFile(path)
     } catch (err) {
@@ -94,7 +97,7 @@ function mergeFiles(paths: string[]): KubeConfig {
     for (const c of one.getContexts()) if (!contexts.has(c.name)) contexts.set(c.name, c)
     if (!currentContext) currentContext = one.getCurrentContext() ?? ''
   }
-  const kc = new KubeConfig()
+  const kc = newKubeConfig()
   kc.loadFromOptions({ clusters: [...clusters.values()], users: [...users.values()], contexts: [...contexts.values()], currentContext })
   return kc
 }
@@ -104,13 +107,12 @@ function mergeFiles(paths: string[]): KubeConfig {
  * injected environment. The API server's certificate is checked against the
  * mounted ca.crt.
  */
-function inCluster(env: Env, saDir: string): KubeConfig {
+function inCluster(env: Env, saDir: string, kc: KubeConfig): KubeConfig {
   const host = env.KUBERNETES_SERVICE_HOST ?? ''
   const port = env.KUBERNETES_SERVICE_PORT ?? '443'
   const server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`
   const nsFile = join(saDir, 'namespace')
   const namespace = existsSync(nsFile) ? readFileSync(nsFile, 'utf8').trim() : undefined
-  const kc = new KubeConfig()
   kc.loadFromOptions({
     clusters: [{ name: 'in-cluster', server, caFile: join(saDir, 'ca.crt'), skipTLSVerify: false }],
     users: [{ name: 'in-cluster', authProvider: { name: 'tokenFile', config: { tokenFile: join(saDir, 'token') } } }],

@@ -11,6 +11,7 @@ import { renderReport, summarize } from '../engine/summary.ts'
 import { Modes, type RunReport, type Runbook } from '../engine/types.ts'
 import { parseCli, type CliSpec, type FlagSpec, type ParsedCli } from './flags.ts'
 import { helpText } from './help.ts'
+import { VERSION } from './version.ts'
 import { isDebug, type MainIO } from './main.ts'
 
 export interface ContextArgs<F extends readonly FlagSpec[], R extends TextRedactor> {
@@ -41,7 +42,7 @@ export async function runbookMain<C, const F extends readonly FlagSpec[], R exte
 ): Promise<ExitCode> {
   const parsed = parseCli(opts.cli, io)
   if (parsed.help) {
-    io.stdout.write(helpText(opts.cli, opts.runbook.steps))
+    io.stdout.write(parsed.version ? `${opts.cli.name} ${VERSION}\n` : helpText(opts.cli, opts.runbook.steps))
     return 0
   }
   const redactor = opts.redactor ? opts.redactor(parsed) : (new Redactor({ showTokens: parsed.common.showToken }) as TextRedactor as R)

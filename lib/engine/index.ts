@@ -26,6 +26,6 @@ export {
   type TickerOptions,
   type WaitOptions,
   type WaitState,
-} from './progress.ts'
+} from '../wait.ts'
 export { shellQuote, kubectlCommand, connectionArgs } from './kubectl.ts'
 export { errorKind, messageOf, causeMessages, toStepError } from './failure.ts'

@@ -4,17 +4,17 @@
 // and wait for new pods on every node, and probe each node with a pod of its
 // own. Decisions live in lib/calico (pure); this module reads, writes, waits.
 import { Writable } from 'node:stream'
-import * as k8s from '@kubernetes/client-node'
+import type * as k8s from '@kubernetes/client-node'
 import { CALICO_NAMESPACES, CALICO_NODE, type CalicoObjects } from '../calico/detect.ts'
 import type { NodeFile } from '../calico/node-files.ts'
 import { messageOf } from '../engine/failure.ts'
 import { kubectlCommand } from '../engine/kubectl.ts'
-import { createTicker, waitWithProgress, withDeadline } from '../engine/progress.ts'
+import { createTicker, waitWithProgress, withDeadline } from '../wait.ts'
 import { DomainError } from '../errors.ts'
 import type { Output } from '../output.ts'
 import { RESTARTED_AT_ANNOTATION, restartPatch, restartedAtValue, templateRestartedSince } from '../workloads/restarted-at.ts'
 import { daemonSetRolloutStatus, podsRemaining } from '../workloads/rollout.ts'
-import { isNotFound, statusOf, type Kube } from './clients.ts'
+import { isNotFound, PatchType, statusOf, type Kube } from './clients.ts'
 import { listAll } from './list.ts'
 
 /** On the CNI config ConfigMap: when fix-calico last replaced a token in it (RFC 3339). calico-node pods started before it rendered the old config. */
@@ -99,7 +99,7 @@ export async function replaceConfigMapKey(kube: Kube, configMap: k8s.V1ConfigMap
     { op: 'add', path: `/metadata/annotations/${pointer(CNI_CONFIG_FIXED_AT_ANNOTATION)}`, value: now.toISOString() },
   ]
   try {
-    await kube.core.patchNamespacedConfigMap({ namespace, name, body: patch }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch))
+    await kube.core.patchNamespacedConfigMap({ namespace, name, body: patch }, kube.patchAs(PatchType.json))
     return 'patched'
   } catch (err) {
     // 422 from the `test` op: the text is no longer the one we read.
@@ -224,7 +224,7 @@ export function kubeExec(kube: Kube): ExecFn {
           const stdout = collector(MAX_EXEC_OUTPUT)
           const stderr = collector(64 * 1024)
           let status: k8s.V1Status | undefined
-          new k8s.Exec(kube.kc)
+          kube.exec()
             .exec(ref.namespace, ref.pod, ref.container, [...command], stdout.stream, stderr.stream, null, false, (s) => {
               status = s
             })
@@ -307,7 +307,7 @@ const oneLineOf = (text: string) => text.replace(/\s+/g, ' ').trim()
 /** `kubectl rollout restart ds/<name>`: the restartedAt patch; returns its value. */
 export async function restartDaemonSet(kube: Kube, namespace: string, name: string, now: Date): Promise<string> {
   try {
-    await kube.apps.patchNamespacedDaemonSet({ namespace, name, body: restartPatch(now) }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch))
+    await kube.apps.patchNamespacedDaemonSet({ namespace, name, body: restartPatch(now) }, kube.patchAs(PatchType.strategic))
   } catch (err) {
     if (isNotFound(err)) throw new DomainError(`DaemonSet ${namespace}/${name} is gone (404); rerun to detect Calico again`, { cause: err })
     throw err

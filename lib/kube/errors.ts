@@ -29,7 +29,33 @@ export function explainApiError(err: unknown, kc: KubeConfig): Error {
       { cause: err },
     )
   }
+  // Any other answer with a status fails the step with the server's own words
+  // (they name the verb and resource: `secrets is forbidden: ... cannot list
+  // resource "secrets"`) and the fix; 404 stays raw, callers decide what
+  // "gone" means. A run must never read an error as "nothing found".
+  if (status !== undefined && status !== 404 && status !== 409 && status !== 422) {
+    return new DomainError(`the API server ${server} answered ${status}: ${statusMessage(err)}; ${fixFor(status)}`, { cause: err })
+  }
   return err instanceof Error ? err : new Error(String(err))
+}
+
+function fixFor(status: number): string {
+  if (status === 403) return 'grant the missing RBAC permission to your user, then rerun (`kubectl auth can-i --list` shows yours)'
+  if (status === 429) return 'the API server is throttling; rerun in a moment'
+  if (status >= 500) return 'the control plane is failing; rerun when `kubectl get --raw /readyz` answers ok'
+  return 'rerun with KTR_DEBUG=1 for details'
+}
+
+/** The Status message of an ApiException's body, on one line and short; never the raw body (it may echo a token). */
+function statusMessage(err: unknown): string {
+  const body = (err as { body?: unknown }).body
+  let message: unknown
+  try {
+    message = typeof body === 'string' ? (JSON.parse(body) as { message?: unknown }).message : (body as { message?: unknown } | undefined)?.message
+  } catch {
+    message = undefined
+  }
+  return typeof message === 'string' && message ? message.replace(/\s+/g, ' ').slice(0, 300) : 'no Status message'
 }
 
 function networkCode(err: unknown): string | undefined {

@@ -1,9 +1,9 @@
 // Waiting for the tokens controller to refill Secrets: one list, then one
 // watch over all token Secrets in scope (not a poll per Secret), re-listing
 // if the watch drops, until every target holds a new token or the deadline.
-import * as k8s from '@kubernetes/client-node'
+import type * as k8s from '@kubernetes/client-node'
 import { DomainError } from '../errors.ts'
-import type { Ticker } from '../engine/progress.ts'
+import type { Ticker } from '../wait.ts'
 import type { Kube } from './clients.ts'
 import { listAll } from './list.ts'
 import { secretKey, tokenOf, TOKEN_SECRET_TYPE, type Scope } from './token-secrets.ts'
@@ -74,7 +74,7 @@ function watchUntil(kube: Kube, scope: Scope, resourceVersion: string | undefine
       resolve()
     }
     const timer = setTimeout(finish, ms)
-    new k8s.Watch(kube.kc)
+    kube.watch()
       .watch(
         path,
         { fieldSelector: `type=${TOKEN_SECRET_TYPE}`, ...(resourceVersion ? { resourceVersion } : {}), allowWatchBookmarks: true },

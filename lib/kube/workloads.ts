@@ -4,21 +4,18 @@
 // waits that prove each replacement happened, every one with a deadline and
 // a progress line. Decisions live in lib/workloads (pure); this module only
 // reads, writes and waits.
-import {
-  BatchV1Api,
-  PatchStrategy,
-  setHeaderOptions,
-  type CoreV1Event,
-  type V1DaemonSet,
-  type V1Deployment,
-  type V1LabelSelector,
-  type V1Pod,
-  type V1PodDisruptionBudget,
-  type V1StatefulSet,
+import type {
+  CoreV1Event,
+  V1DaemonSet,
+  V1Deployment,
+  V1LabelSelector,
+  V1Pod,
+  V1PodDisruptionBudget,
+  V1StatefulSet,
 } from '@kubernetes/client-node'
 import { mapLimit } from '../concurrency.ts'
 import { kubectlCommand } from '../engine/kubectl.ts'
-import { waitWithProgress, type WaitState } from '../engine/progress.ts'
+import { waitWithProgress, type WaitState } from '../wait.ts'
 import { DomainError } from '../errors.ts'
 import type { Output } from '../output.ts'
 import { podRef, type PodRef } from '../workloads/keys.ts'
@@ -26,7 +23,7 @@ import { controllerOf, type OwnerObjects } from '../workloads/owners.ts'
 import { restartPatch, restartedAtValue } from '../workloads/restarted-at.ts'
 import { evictionBody } from '../workloads/restart-plan.ts'
 import { daemonSetRolloutStatus, deploymentRolloutStatus, podsRemaining, statefulSetRolloutStatus, type RolloutStatus } from '../workloads/rollout.ts'
-import { isNotFound, statusOf, type Kube } from './clients.ts'
+import { isNotFound, PatchType, statusOf, type Kube } from './clients.ts'
 import { listAll, type Page, type PageFetcher } from './list.ts'
 
 /** Where to look: every namespace (one cluster-wide paged list), or these namespaces (one paged list each). */
@@ -39,17 +36,6 @@ async function listIn<T>(where: Namespaces, clusterWide: PageFetcher<T>, namespa
   if (where.all) return listAll(clusterWide)
   const lists = await mapLimit([...new Set(where.namespaces)], NAMESPACE_PARALLELISM, (namespace) => listAll(namespaced(namespace)))
   return lists.flat()
-}
-
-// Kube has no batch client; Jobs are only read, to tell a CronJob's pods apart.
-const batchClients = new WeakMap<Kube, BatchV1Api>()
-function batchOf(kube: Kube): BatchV1Api {
-  let batch = batchClients.get(kube)
-  if (!batch) {
-    batch = kube.kc.makeApiClient(BatchV1Api)
-    batchClients.set(kube, batch)
-  }
-  return batch
 }
 
 /** The client returns typed pages; list.ts wants the plain shape. */
@@ -66,7 +52,7 @@ export function listPods(kube: Kube, where: Namespaces, labelSelector?: string):
 
 /** ReplicaSets, Deployments, StatefulSets, DaemonSets and Jobs: what resolveOwner walks up through. */
 export async function listOwnerObjects(kube: Kube, where: Namespaces): Promise<OwnerObjects> {
-  const batch = batchOf(kube)
+  const batch = kube.batch
   const [replicaSets, deployments, statefulSets, daemonSets, jobs] = await Promise.all([
     listIn(
       where,
@@ -152,7 +138,7 @@ export async function readWorkload(kube: Kube, w: WorkloadRef): Promise<Workload
  */
 export async function rolloutRestart(kube: Kube, w: WorkloadRef, now: Date): Promise<string> {
   const args = { namespace: w.namespace, name: w.name, body: restartPatch(now) }
-  const options = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch)
+  const options = kube.patchAs(PatchType.strategic)
   try {
     switch (w.kind) {
       case 'Deployment':

@@ -6,9 +6,9 @@
 //  - recreate: delete (guarded by UID) and create it again under the same
 //    name with its labels and annotations; since 1.24 nothing else would.
 // Both stamp REGENERATED_AT_ANNOTATION for restart-dependent-pods.
-import * as k8s from '@kubernetes/client-node'
-import { REGENERATED_AT_ANNOTATION } from '../kube/annotations.ts'
-import { isNotFound, statusOf, type Kube } from '../kube/clients.ts'
+import type * as k8s from '@kubernetes/client-node'
+import { REGENERATED_AT_ANNOTATION } from '../annotations.ts'
+import { isNotFound, PatchType, statusOf, type Kube } from '../kube/clients.ts'
 
 export const Strategy = { inPlace: 'in-place', recreate: 'recreate' } as const
 export type Strategy = (typeof Strategy)[keyof typeof Strategy]
@@ -29,7 +29,7 @@ export async function blankToken(kube: Kube, secret: k8s.V1Secret, now: Date): P
     { op: 'add', path: annotationPath, value: now.toISOString() },
   ]
   try {
-    await kube.core.patchNamespacedSecret({ namespace, name, body: patch }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch))
+    await kube.core.patchNamespacedSecret({ namespace, name, body: patch }, kube.patchAs(PatchType.json))
     return 'blanked'
   } catch (err) {
     // 422 from the `test` op: the token is no longer the one we saw (refilled or replaced meanwhile).

@@ -3,7 +3,7 @@
 // pure verdict of select.ts. Shared by regenerate-tokens and fix-calico.
 import type { V1Secret } from '@kubernetes/client-node'
 import { mapLimit } from '../concurrency.ts'
-import { tokenOf } from '../kube/token-secrets.ts'
+import { tokenOf } from '../secrets.ts'
 import { decodeToken } from '../token/decode.ts'
 import { describeToken } from '../token/describe.ts'
 import type { VerificationKey } from '../token/keys.ts'

@@ -6,7 +6,7 @@
 // missing identity helps nobody.
 import type { V1Secret } from '@kubernetes/client-node'
 import type { SignatureCheck } from '../token/signature.ts'
-import { SA_NAME_ANNOTATION, SA_UID_ANNOTATION, secretKey } from '../kube/token-secrets.ts'
+import { SA_NAME_ANNOTATION, SA_UID_ANNOTATION, secretKey } from '../secrets.ts'
 
 export const Verdict = {
   /** Holds a token signed by a current key, still within its lifetime. */

@@ -1,7 +1,6 @@
 // Offline signature check: was this token signed by a key the cluster
 // trusts? Signature only; expiry and the rest belong to the classifier
 // (status.ts), which weighs them with what the cluster says live.
-import { compactVerify, errors } from 'jose'
 import { ASYMMETRIC_ALGORITHMS, type DecodedToken } from './decode.ts'
 import type { VerificationKey } from './keys.ts'
 import { printable } from './text.ts'
@@ -59,6 +58,8 @@ export async function verifySignature(decoded: DecodedToken, keys: readonly Veri
 type KeyOutcome = 'verified' | 'mismatch' | { readonly unusable: string }
 
 async function tryKey(compact: string, key: VerificationKey): Promise<KeyOutcome> {
+  // Loaded on first use, so --help and --version never pay for jose.
+  const { compactVerify, errors } = await import('jose')
   try {
     await compactVerify(compact, key.publicKey, { algorithms: ALLOWED_ALGORITHMS })
     return 'verified'

@@ -6,7 +6,7 @@
 // (clusters before 1.24) carries the old name (kube-token-runbooks.io/replaces):
 // pods naming the old name depend whatever their age. Pure: the caller lists.
 import type { V1Pod, V1Secret } from '@kubernetes/client-node'
-import { REGENERATED_AT_ANNOTATION, REPLACES_ANNOTATION } from '../kube/annotations.ts'
+import { REGENERATED_AT_ANNOTATION, REPLACES_ANNOTATION } from '../annotations.ts'
 import { DependencyKind, type DependencyReason, type DependentPod } from './dependents.ts'
 import { keyOf, namespaceOf, objectKey, podRef, timeOf, type PodRef } from './keys.ts'
 

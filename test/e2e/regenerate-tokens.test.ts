@@ -5,7 +5,7 @@ import { mkdtemp, readFile, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { REGENERATED_AT_ANNOTATION } from '../../lib/kube/annotations.ts'
+import { REGENERATED_AT_ANNOTATION } from '../../lib/annotations.ts'
 import { createNamespace, createTokenSecret, deleteNamespace, tokenReview, useCluster, type TestCluster } from './support/cluster.ts'
 import { jsonOf, runRunbook } from './support/cli.ts'
 

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { PatchStrategy, PolicyV1Api, setHeaderOptions, type V1Container, type V1Pod, type V1Volume } from '@kubernetes/client-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { REGENERATED_AT_ANNOTATION } from '../../lib/kube/annotations.ts'
+import { REGENERATED_AT_ANNOTATION } from '../../lib/annotations.ts'
 import { createNamespace, createTokenSecret, deleteNamespace, useCluster, waitFor, type TestCluster } from './support/cluster.ts'
 import { jsonOf, runRunbook, type CliResult } from './support/cli.ts'
 

@@ -85,8 +85,9 @@ describe('flags', () => {
   })
 
   it('answers --help before validating anything else', () => {
-    expect(parseCli(cli, { argv: ['--bogus', '-o', 'yaml', '-h'], env: {}, cwd: dir })).toEqual({ help: true })
-    expect(parseCli(cli, { argv: ['--help'], env: {}, cwd: dir })).toEqual({ help: true })
+    expect(parseCli(cli, { argv: ['--bogus', '-o', 'yaml', '-h'], env: {}, cwd: dir })).toEqual({ help: true, version: false })
+    expect(parseCli(cli, { argv: ['--help'], env: {}, cwd: dir })).toEqual({ help: true, version: false })
+    expect(parseCli(cli, { argv: ['-n', 'x', '--version'], env: {}, cwd: dir })).toEqual({ help: true, version: true })
   })
 
   it('types own flags from the spec', () => {

@@ -42,66 +42,66 @@ beforeAll(() => {
 })
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-describe('loadKubeConfig', () => {
-  it('loads the --kubeconfig file and its current context', () => {
+describe('loadKubeConfig', async () => {
+  it('loads the --kubeconfig file and its current context', async () => {
     const path = write('one.yaml', makeKubeconfig(['kind-a', 'kind-b']))
-    const kc = loadKubeConfig({ kubeconfig: path }, { KUBECONFIG: '/ignored' }, { homeDir: emptyHome })
+    const kc = await loadKubeConfig({ kubeconfig: path }, { KUBECONFIG: '/ignored' }, { homeDir: emptyHome })
     expect(kc.getCurrentContext()).toBe('kind-a')
     expect(kc.getCurrentCluster()?.server).toBe('https://kind-a.example:6443')
     expect(kc.getCurrentCluster()?.skipTLSVerify).toBe(false)
   })
 
-  it('switches to --context', () => {
+  it('switches to --context', async () => {
     const path = write('two.yaml', makeKubeconfig(['kind-a', 'kind-b']))
-    expect(loadKubeConfig({ kubeconfig: path, context: 'kind-b' }, {}, { homeDir: emptyHome }).getCurrentContext()).toBe('kind-b')
+    expect((await loadKubeConfig({ kubeconfig: path, context: 'kind-b' }, {}, { homeDir: emptyHome })).getCurrentContext()).toBe('kind-b')
   })
 
-  it('rejects an unknown --context, listing the available ones', () => {
+  it('rejects an unknown --context, listing the available ones', async () => {
     const path = write('three.yaml', makeKubeconfig(['kind-a', 'kind-b']))
     const attempt = () => loadKubeConfig({ kubeconfig: path, context: 'prod' }, {}, { homeDir: emptyHome })
-    expect(attempt).toThrow(UsageError)
-    expect(attempt).toThrow('context "prod" not found in the kubeconfig; available contexts: kind-a, kind-b')
+    await expect(attempt()).rejects.toThrow(UsageError)
+    await expect(attempt()).rejects.toThrow('context "prod" not found in the kubeconfig; available contexts: kind-a, kind-b')
   })
 
-  it('rejects a missing --kubeconfig file, naming the path', () => {
+  it('rejects a missing --kubeconfig file, naming the path', async () => {
     const attempt = () => loadKubeConfig({ kubeconfig: 'nope.yaml' }, {}, { cwd: dir, homeDir: emptyHome })
-    expect(attempt).toThrow(UsageError)
-    expect(attempt).toThrow(`kubeconfig ${join(dir, 'nope.yaml')} (from --kubeconfig) does not exist: fix the path`)
+    await expect(attempt()).rejects.toThrow(UsageError)
+    await expect(attempt()).rejects.toThrow(`kubeconfig ${join(dir, 'nope.yaml')} (from --kubeconfig) does not exist: fix the path`)
   })
 
-  it('rejects a file that is not a kubeconfig', () => {
+  it('rejects a file that is not a kubeconfig', async () => {
     const path = write('garbage.yaml', 'clusters: [ {')
-    expect(() => loadKubeConfig({ kubeconfig: path }, {}, { homeDir: emptyHome })).toThrow(/cannot be read/)
+    await expect(loadKubeConfig({ kubeconfig: path }, {}, { homeDir: emptyHome })).rejects.toThrow(/cannot be read/)
   })
 
-  it('merges a KUBECONFIG list as kubectl does: missing files skipped, first definition and current-context win', () => {
+  it('merges a KUBECONFIG list as kubectl does: missing files skipped, first definition and current-context win', async () => {
     const first = write('first.yaml', makeKubeconfig(['shared', 'only-first'], { current: 'only-first', server: 'https://first:6443' }))
     const second = write('second.yaml', makeKubeconfig(['shared', 'only-second'], { current: 'only-second', server: 'https://second:6443' }))
     const env = { KUBECONFIG: [join(dir, 'missing.yaml'), first, second].join(delimiter) }
-    const { kc, source } = loadKubeConfigWithSource({}, env, { homeDir: emptyHome })
+    const { kc, source } = await loadKubeConfigWithSource({}, env, { homeDir: emptyHome })
     expect(kc.getCurrentContext()).toBe('only-first')
     expect(kc.getContexts().map((c) => c.name).sort()).toEqual(['only-first', 'only-second', 'shared'])
     expect(kc.getCluster('shared')?.server).toBe('https://first:6443')
     expect(source).toEqual({ kind: 'file', paths: [first, second] })
   })
 
-  it('rejects a KUBECONFIG whose files are all missing', () => {
-    expect(() => loadKubeConfig({}, { KUBECONFIG: '/no/a:/no/b' }, { homeDir: emptyHome })).toThrow(/no file named in KUBECONFIG exists/)
+  it('rejects a KUBECONFIG whose files are all missing', async () => {
+    await expect(loadKubeConfig({}, { KUBECONFIG: '/no/a:/no/b' }, { homeDir: emptyHome })).rejects.toThrow(/no file named in KUBECONFIG exists/)
   })
 
-  it('falls back to ~/.kube/config', () => {
+  it('falls back to ~/.kube/config', async () => {
     const home = join(dir, 'home')
     mkdirSync(join(home, '.kube'), { recursive: true })
     writeFileSync(join(home, '.kube', 'config'), makeKubeconfig(['home-ctx']))
-    expect(loadKubeConfig({}, { KUBERNETES_SERVICE_HOST: '10.0.0.1' }, { homeDir: home }).getCurrentContext()).toBe('home-ctx')
+    expect((await loadKubeConfig({}, { KUBERNETES_SERVICE_HOST: '10.0.0.1' }, { homeDir: home })).getCurrentContext()).toBe('home-ctx')
   })
 
-  it('uses the pod’s service account in a cluster, with TLS verified against its CA', () => {
+  it('uses the pod’s service account in a cluster, with TLS verified against its CA', async () => {
     const sa = join(dir, 'sa')
     mkdirSync(sa)
     writeFileSync(join(sa, 'token'), 'x')
     writeFileSync(join(sa, 'namespace'), 'ops\n')
-    const { kc, source } = loadKubeConfigWithSource(
+    const { kc, source } = await loadKubeConfigWithSource(
       {},
       { KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '443' },
       { homeDir: emptyHome, serviceAccountDir: sa },
@@ -111,27 +111,27 @@ describe('loadKubeConfig', () => {
     expect(namespaceScope({}, kc)).toEqual({ all: false, namespace: 'ops' })
   })
 
-  it('says what to do when there is no configuration at all', () => {
-    expect(() => loadKubeConfig({}, {}, { homeDir: emptyHome, serviceAccountDir: join(dir, 'none') })).toThrow(
+  it('says what to do when there is no configuration at all', async () => {
+    await expect(loadKubeConfig({}, {}, { homeDir: emptyHome, serviceAccountDir: join(dir, 'none') })).rejects.toThrow(
       /^no kubeconfig found: .*pass --kubeconfig <path> or set KUBECONFIG$/,
     )
   })
 
-  it('rejects a kubeconfig without a usable current-context', () => {
+  it('rejects a kubeconfig without a usable current-context', async () => {
     const path = write('nocurrent.yaml', makeKubeconfig(['a', 'b'], { current: '' }))
-    expect(() => loadKubeConfig({ kubeconfig: path }, {}, { homeDir: emptyHome })).toThrow(
+    await expect(loadKubeConfig({ kubeconfig: path }, {}, { homeDir: emptyHome })).rejects.toThrow(
       'the kubeconfig sets no current-context: pass --context <name> (available contexts: a, b)',
     )
   })
 })
 
-describe('namespaceScope', () => {
+describe('namespaceScope', async () => {
   const kc = () => loadKubeConfig({ kubeconfig: write('ns.yaml', makeKubeconfig(['c'], { namespace: 'team' })) }, {}, { homeDir: emptyHome })
   it.each([
     [{ allNamespaces: true }, { all: true }],
     [{ namespace: 'kube-system' }, { all: false, namespace: 'kube-system' }],
     [{}, { all: false, namespace: 'team' }],
-  ])('%o → %o', (opts, scope) => {
-    expect(namespaceScope(opts, kc())).toEqual(scope)
+  ])('%o → %o', async (opts, scope) => {
+    expect(namespaceScope(opts, await kc())).toEqual(scope)
   })
 })

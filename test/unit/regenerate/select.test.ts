@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import type { V1Secret } from '@kubernetes/client-node'
 import { assessSecret, summarizeAssessments, Verdict, type AssessmentFacts } from '../../../lib/regenerate/select.ts'
 import { freshCopy } from '../../../lib/regenerate/apply.ts'
-import { REGENERATED_AT_ANNOTATION } from '../../../lib/kube/annotations.ts'
+import { REGENERATED_AT_ANNOTATION } from '../../../lib/annotations.ts'
 
 function makeTokenSecret(name: string, sa = 'robot', uid?: string): V1Secret {
   return {

@@ -1,6 +1,6 @@
 import type { V1Secret } from '@kubernetes/client-node'
 import { describe, expect, it } from 'vitest'
-import { REGENERATED_AT_ANNOTATION, REPLACES_ANNOTATION } from '../../../lib/kube/annotations.ts'
+import { REGENERATED_AT_ANNOTATION, REPLACES_ANNOTATION } from '../../../lib/annotations.ts'
 import { findDependentPods } from '../../../lib/workloads/dependents.ts'
 import {
   dependencyTargets,

@@ -4,8 +4,8 @@
 // it is a plain line at most every `everyMs`. Prefer a watch that calls
 // `ticker.update` over polling; `waitWithProgress` is for when polling is all
 // there is. Clock and sleep are injected so tests run in no time.
-import { DomainError } from '../errors.ts'
-import type { Output } from '../output.ts'
+import { DomainError } from './errors.ts'
+import type { Output } from './output.ts'
 
 /** 45s, 5m, 5m30s, 1h2m. */
 export function formatDuration(ms: number): string {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { DomainError } from '../../../lib/errors.ts'
-import { createOutput, memorySink } from '../../../lib/output.ts'
-import { createTicker, formatDuration, waitWithProgress, withDeadline, type WaitState } from '../../../lib/engine/progress.ts'
+import { DomainError } from '../../lib/errors.ts'
+import { createOutput, memorySink } from '../../lib/output.ts'
+import { createTicker, formatDuration, waitWithProgress, withDeadline, type WaitState } from '../../lib/wait.ts'
 
 function makeOutput(isTTY: boolean) {
   const stderr = memorySink(isTTY)
