@@ -1195,7 +1195,7 @@ await runMain(import.meta.url, (io) =>
         }
       }
       const kc = offline ? undefined : loadClusterConfig(parsed, io.cwd)
-      const kube = kc ? makeKube(kc) : undefined
+      const kube = kc ? makeKube(kc, { requestTimeoutMs: parsed.common.requestTimeoutMs }) : undefined
       const backupDir = flags.backupDir ?? join(defaultBackupRoot(parsed.env), timestampDirName(io.now()))
       const ctx: Ctx = {
         flags,

@@ -211,7 +211,7 @@ await runMain(import.meta.url, (io) =>
       const backupDir = parsed.flags.backupDir ?? join(defaultBackupRoot(parsed.env), timestampDirName(io.now()))
       return {
         flags: parsed.flags,
-        kube: makeKube(kc),
+        kube: makeKube(kc, { requestTimeoutMs: parsed.common.requestTimeoutMs }),
         scope: namespaceScope(parsed.common, kc),
         ...(parsed.common.selector ? { selector: parsed.common.selector } : {}),
         backup: new Backup(backupDir, cli.name, kc.getCurrentCluster()?.server ?? '', io.now),

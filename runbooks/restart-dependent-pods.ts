@@ -602,7 +602,7 @@ await runMain(import.meta.url, (io) =>
         ...(common.selector ? { selector: common.selector } : {}),
         output,
         now: io.now,
-        kube: makeKube(kc),
+        kube: makeKube(kc, { requestTimeoutMs: parsed.common.requestTimeoutMs }),
         scope,
         where: podNamespaces(scope, flags.secret, common.namespace !== undefined),
         kubectlArgs: connectionArgs(common),

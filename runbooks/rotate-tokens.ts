@@ -344,7 +344,7 @@ await runMain(import.meta.url, (io) =>
       return {
         flags: parsed.flags,
         dryRun: parsed.common.dryRun,
-        kube: makeKube(kc),
+        kube: makeKube(kc, { requestTimeoutMs: parsed.common.requestTimeoutMs }),
         output,
         now: io.now,
         childArgs: childArgsOf(parsed.common, scope.all ? undefined : scope.namespace),

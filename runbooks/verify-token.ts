@@ -255,7 +255,7 @@ await runMain(import.meta.url, (io) =>
         now: io.now,
         stdin: io.stdin,
         cwd: io.cwd,
-        ...(kc ? { kube: makeKube(kc) } : {}),
+        ...(kc ? { kube: makeKube(kc, { requestTimeoutMs: parsed.common.requestTimeoutMs }) } : {}),
         scope: kc ? namespaceScope(parsed.common, kc) : { all: false, namespace: 'default' },
         inputs: [],
         results: [],
