@@ -124,7 +124,9 @@ export const runbook: Runbook<Ctx> = {
         const now = await api(ctx.kube.kc, () => serverTime(ctx.kube.kc, ctx.now))
         await mapLimit(ctx.targets, ctx.flags.maxParallel, async (secret) => {
           if (!tokenOf(secret)) return // empty: the controller fills it anyway; nothing to blank
-          ctx.outcomes.set(secretKey(secret), await api(ctx.kube.kc, () => regenerate(ctx.kube, secret, ctx.flags.strategy as Strategy, now)))
+          // save() of a version already on disk writes nothing and returns its proof; otherwise it backs it up now.
+          const saved = await ctx.backup.save('Secret', secret)
+          ctx.outcomes.set(secretKey(secret), await api(ctx.kube.kc, () => regenerate(ctx.kube, secret, ctx.flags.strategy as Strategy, now, saved)))
         })
         const ticker = createTicker({ output: ctx.output, what: 'the tokens controller to refill the Secrets', timeoutMs: ctx.flags.timeout * 1000 })
         // Nothing to wait for where the Secret is gone (deleted meanwhile): it is reported, not awaited.
