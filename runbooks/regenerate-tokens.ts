@@ -88,7 +88,7 @@ export const runbook: Runbook<Ctx> = {
       title: 'Back up the Secrets',
       description: 'Writes each Secret about to change to the backup directory (owner-only files and a manifest); nothing changes if the backup cannot be written.',
       kubectl: (ctx) =>
-        ctx.targets.map((s) => `${kubectlCommand('get', 'secret', s.metadata!.name!, '-n', s.metadata!.namespace!, '-o', 'json')} > ${join(ctx.backup.dir, 'secret', s.metadata!.namespace!, `${s.metadata!.name}.json`)}`),
+        ctx.targets.map((s) => `${kubectlCommand('get', 'secret', s.metadata!.name!, '-n', s.metadata!.namespace!, '-o', 'json')} > ${join(ctx.backup.dir, 'secret', s.metadata!.namespace!, s.metadata!.name!, `${s.metadata!.resourceVersion ?? 'none'}-${s.metadata!.uid ?? 'none'}.json`)}`),
       check: async (ctx) => {
         const saved = new Set((await ctx.backup.objects()).map((o) => `${o.namespace}/${o.name}`))
         const missing = ctx.targets.filter((s) => !saved.has(secretKey(s)))

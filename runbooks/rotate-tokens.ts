@@ -243,7 +243,7 @@ export const restoreRunbook: Runbook<Ctx> = {
       kubectl: (ctx) =>
         ctx.restore
           .filter((i) => i.action === 'restore' || i.action === 'create')
-          .map((i) => `${kubectlCommand('apply', '-f', i.entry.file)}  # ${i.entry.namespace}/${i.entry.name}: ${i.why}`),
+          .map((i) => `${kubectlCommand('apply', '-f', join(ctx.flags.restore ?? '', i.entry.file))}  # ${i.entry.namespace}/${i.entry.name}: ${i.why}`),
       check: async (ctx) => {
         const todo = ctx.restore.filter((i) => i.action === 'restore' || i.action === 'create')
         // Refused entries keep the step "needed" so its verify runs and fails: a restore that skipped some is not a success.
