@@ -1,11 +1,25 @@
-// Backups before every change: one JSON file per object, readable by the
-// owner only, plus a manifest of what was written and when. A runbook calls
-// `backup()` before it touches an object and gives up on that object if the
-// write fails, so nothing is ever changed without a copy on disk.
-import { mkdir, readFile, writeFile, rename, readdir } from 'node:fs/promises'
+// Backups before every change: one JSON file per object version, readable
+// by the owner only, plus a manifest of what was written and when. A runbook
+// calls `save()` before it touches an object and gives up on that object if
+// the write fails, so nothing is ever changed without a copy on disk.
+//
+// Durability: each file is written to a temporary name, fsynced, renamed into
+// place, and then its directory is fsynced, so after a crash or power loss a
+// file the manifest names is complete, and a change the cluster kept has its
+// backup on disk. The manifest is written the same way, after the file.
+//
+// Versions: one entry per object version (UID + resourceVersion). A reused
+// directory (a rerun after a crash) keeps the copy it already has of a
+// version, so the ORIGINAL is never overwritten by an already-changed object,
+// and a newer version gets an entry of its own. --restore picks the OLDEST
+// entry of each object (the state before the first run touched it).
+//
+// Portability: the manifest names files relative to the backup directory, so
+// a backup can be moved or copied and restored from anywhere.
+import { lstat, mkdir, open, readFile, readdir, realpath, rename, rm, stat } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { homedir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, isAbsolute, join, sep } from 'node:path'
 import { DomainError } from './errors.ts'
 
 export interface BackedUpObject {
@@ -14,15 +28,31 @@ export interface BackedUpObject {
   name: string
   uid?: string
   resourceVersion?: string
+  /** Relative to the backup directory, `/`-separated. */
   file: string
   writtenAt: string
 }
 
+/** 1: no `version` field, files named `<kind>/<namespace>/<name>.json` (read only). 2: one file per object version. */
+export const MANIFEST_VERSION = 2
+
 export interface BackupManifest {
+  version: typeof MANIFEST_VERSION
   runbook: string
   createdAt: string
   cluster: string
   objects: BackedUpObject[]
+}
+
+declare const savedBrand: unique symbol
+/**
+ * Proof that this exact object version is on disk, fsynced: only
+ * `Backup.save` makes one. Functions that change an object ask for it.
+ */
+export type SavedCopy = BackedUpObject & {
+  /** The file's absolute path, for messages and by-hand recovery. */
+  readonly path: string
+  readonly [savedBrand]: true
 }
 
 /** Default: ~/.local/state/kube-token-runbooks/backups/<timestamp> (XDG state dir), never inside the repository. */
@@ -40,8 +70,15 @@ interface KubeObject {
   metadata?: { namespace?: string; name?: string; uid?: string; resourceVersion?: string; managedFields?: unknown }
 }
 
+/** True when `entry` is the copy of this very version of `object`. */
+export function isCopyOf(entry: BackedUpObject, kind: string, object: KubeObject): boolean {
+  const m = object.metadata ?? {}
+  return entry.kind === kind && entry.namespace === (m.namespace ?? '_cluster') && entry.name === m.name && entry.uid === m.uid && entry.resourceVersion === m.resourceVersion
+}
+
 export class Backup {
   private manifest: BackupManifest | undefined
+  private prepared = false
   /** Saves run one at a time: the manifest is read, extended and rewritten by each. */
   private queue: Promise<unknown> = Promise.resolve()
 
@@ -57,39 +94,60 @@ export class Backup {
     this.now = now
   }
 
-  /** Writes `object` to <dir>/<kind>/<namespace>/<name>.json (0600) and records it; a second save of the same object keeps the first copy. */
-  save(kind: string, object: KubeObject): Promise<BackedUpObject> {
+  /**
+   * Writes `object` to <dir>/<kind>/<namespace>/<name>/<resourceVersion>-<uid>.json
+   * (0600, fsynced) and records it. Saving a version that is already saved
+   * returns its entry and writes nothing.
+   */
+  save(kind: string, object: KubeObject): Promise<SavedCopy> {
     const saved = this.queue.then(() => this.saveNow(kind, object))
     this.queue = saved.catch(() => undefined)
     return saved
   }
 
-  private async saveNow(kind: string, object: KubeObject): Promise<BackedUpObject> {
+  /** The proof for this exact version of `object`, if it was saved (in this run or an earlier one into the same directory). */
+  async savedCopyOf(kind: string, object: KubeObject): Promise<SavedCopy | undefined> {
+    const entry = (await this.load()).objects.find((o) => isCopyOf(o, kind, object))
+    return entry ? this.proof(entry) : undefined
+  }
+
+  async objects(): Promise<BackedUpObject[]> {
+    return [...(await this.load()).objects]
+  }
+
+  private proof(entry: BackedUpObject): SavedCopy {
+    return { ...entry, path: join(this.dir, ...entry.file.split('/')) } as SavedCopy
+  }
+
+  private async saveNow(kind: string, object: KubeObject): Promise<SavedCopy> {
     const namespace = object.metadata?.namespace ?? '_cluster'
     const name = object.metadata?.name
     if (!name) throw new Error(`cannot back up a ${kind} without a name`)
-    const folder = join(this.dir, kind.toLowerCase(), namespace)
-    const file = join(folder, `${name}.json`)
+    await this.prepare()
     const manifest = await this.load()
-    const existing = manifest.objects.find((o) => o.kind === kind && o.namespace === namespace && o.name === name)
-    // A rerun after a crash must not overwrite the copy of the original with an already-changed object.
-    if (existing) return existing
+    const existing = manifest.objects.find((o) => isCopyOf(o, kind, object))
+    if (existing) return this.proof(existing)
+    const { uid, resourceVersion } = object.metadata ?? {}
+    const segments = [kind.toLowerCase(), namespace, name, `${resourceVersion ?? 'none'}-${uid ?? 'none'}.json`]
+    if (segments.some((s) => !isSafeSegment(s))) throw new DomainError(`cannot back up ${kind} ${namespace}/${name}: its name cannot be a file name; nothing was changed`)
     try {
-      await mkdir(folder, { recursive: true, mode: 0o700 })
+      let folder = this.dir
+      for (const segment of segments.slice(0, -1)) folder = await ensureDir(join(folder, segment))
       const { managedFields: _drop, ...metadata } = object.metadata ?? {}
-      await writeAtomically(file, `${JSON.stringify({ ...object, kind, metadata }, null, 2)}\n`)
+      await writeDurably(join(folder, segments.at(-1)!), `${JSON.stringify({ ...object, kind, metadata }, null, 2)}\n`)
       const entry: BackedUpObject = {
         kind,
         namespace,
         name,
-        ...(object.metadata?.uid ? { uid: object.metadata.uid } : {}),
-        ...(object.metadata?.resourceVersion ? { resourceVersion: object.metadata.resourceVersion } : {}),
-        file,
+        ...(uid ? { uid } : {}),
+        ...(resourceVersion ? { resourceVersion } : {}),
+        file: segments.join('/'),
         writtenAt: this.now().toISOString(),
       }
-      manifest.objects.push(entry)
-      await writeAtomically(join(this.dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`)
-      return entry
+      const next = { ...manifest, objects: [...manifest.objects, entry] }
+      await writeDurably(join(this.dir, 'manifest.json'), `${JSON.stringify(next, null, 2)}\n`)
+      this.manifest = next
+      return this.proof(entry)
     } catch (err) {
       throw new DomainError(
         `cannot write the backup of ${kind} ${namespace}/${name} to ${this.dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}; nothing was changed. Free space or pass --backup-dir <writable dir>`,
@@ -98,26 +156,101 @@ export class Backup {
     }
   }
 
-  async objects(): Promise<BackedUpObject[]> {
-    return [...(await this.load()).objects]
+  /** Creates the directory (0700) or checks an existing one: a real directory, ours, owner-only. */
+  private async prepare(): Promise<void> {
+    if (this.prepared) return
+    try {
+      await ensureDir(this.dir)
+    } catch (err) {
+      if (err instanceof DomainError) throw err
+      throw new DomainError(`cannot create the backup directory ${this.dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}; nothing was changed. Pass --backup-dir <writable dir>`, { cause: err })
+    }
+    await checkPrivateDir(this.dir)
+    this.prepared = true
   }
 
   private async load(): Promise<BackupManifest> {
     if (this.manifest) return this.manifest
+    const path = join(this.dir, 'manifest.json')
+    let text: string | undefined
     try {
-      this.manifest = JSON.parse(await readFile(join(this.dir, 'manifest.json'), 'utf8')) as BackupManifest
-    } catch {
-      this.manifest = { runbook: this.runbook, createdAt: this.now().toISOString(), cluster: this.cluster, objects: [] }
+      text = await readFile(path, 'utf8')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new DomainError(`cannot read the backup manifest ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}; fix its permissions or pass another --backup-dir`, { cause: err })
     }
+    this.manifest = text === undefined ? { version: MANIFEST_VERSION, runbook: this.runbook, createdAt: this.now().toISOString(), cluster: this.cluster, objects: [] } : parseManifest(text, path)
     return this.manifest
   }
 }
 
-/** Reads a backup directory's manifest and objects (for --restore). */
-export async function readBackup(dir: string): Promise<{ manifest: BackupManifest; objects: Array<{ entry: BackedUpObject; object: unknown }> }> {
-  let manifest: BackupManifest
+/**
+ * Parses and checks a manifest. Anything it cannot trust stops the run with
+ * one line: silently starting a fresh one would forget the earlier copies.
+ */
+export function parseManifest(text: string, path: string): BackupManifest {
+  const fix = 'restore it from a copy, or pass another --backup-dir'
+  let raw: unknown
   try {
-    manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as BackupManifest
+    raw = JSON.parse(text)
+  } catch {
+    throw new DomainError(`backup manifest ${path} is corrupt (not JSON); ${fix}`)
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new DomainError(`backup manifest ${path} is corrupt (not an object); ${fix}`)
+  const m = raw as Record<string, unknown>
+  const version = m.version ?? 1
+  if (version !== 1 && version !== MANIFEST_VERSION) {
+    throw new DomainError(`backup manifest ${path} has version ${JSON.stringify(version)}, which this kube-token-runbooks does not know (it reads 1 and ${MANIFEST_VERSION}); use the version that wrote it, or pass another --backup-dir`)
+  }
+  if (!Array.isArray(m.objects)) throw new DomainError(`backup manifest ${path} is corrupt (no "objects" list); ${fix}`)
+  const objects = m.objects.map((o: unknown, i): BackedUpObject => {
+    const e = (o ?? {}) as Record<string, unknown>
+    const str = (key: string) => (typeof e[key] === 'string' ? (e[key] as string) : undefined)
+    const kind = str('kind')
+    const namespace = str('namespace')
+    const name = str('name')
+    if (!kind || !namespace || !name || (version !== 1 && !str('file'))) throw new DomainError(`backup manifest ${path} is corrupt (entry ${i + 1} lacks kind, namespace, name or file); ${fix}`)
+    return {
+      kind,
+      namespace,
+      name,
+      ...(str('uid') ? { uid: str('uid')! } : {}),
+      ...(str('resourceVersion') ? { resourceVersion: str('resourceVersion')! } : {}),
+      // Version 1 stored the path as it was typed at the time (absolute, or
+      // relative to where the runbook ran): use its fixed layout instead.
+      file: version === 1 ? `${kind.toLowerCase()}/${namespace}/${name}.json` : str('file')!,
+      writtenAt: str('writtenAt') ?? '',
+    }
+  })
+  return {
+    version: MANIFEST_VERSION,
+    runbook: typeof m.runbook === 'string' ? m.runbook : '',
+    createdAt: typeof m.createdAt === 'string' ? m.createdAt : '',
+    cluster: typeof m.cluster === 'string' ? m.cluster : '',
+    objects,
+  }
+}
+
+/** One backed-up object as read for --restore: its parsed JSON, or why it cannot be used. */
+export interface ReadEntry {
+  entry: BackedUpObject
+  object?: unknown
+  problem?: string
+}
+
+/** Backed-up objects are Kubernetes objects (≤ 1.5 MiB in etcd); a larger file is not one of ours. */
+const MAX_OBJECT_BYTES = 3 * 1024 * 1024
+
+/**
+ * Reads a backup directory's manifest and objects (for --restore). A manifest
+ * it cannot trust stops the run; an entry whose file is outside the directory
+ * (absolute, `..`, a symbolic link pointing out), missing or not JSON is
+ * returned with its `problem`, so the restore can refuse it by name.
+ */
+export async function readBackup(dir: string): Promise<{ manifest: BackupManifest; objects: ReadEntry[] }> {
+  const path = join(dir, 'manifest.json')
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
   } catch {
     const hint = await readdir(dir).then(
       (names) => (names.length ? `it holds ${names.slice(0, 3).join(', ')}` : 'it is empty'),
@@ -125,12 +258,105 @@ export async function readBackup(dir: string): Promise<{ manifest: BackupManifes
     )
     throw new DomainError(`${dir} is not a backup (no manifest.json; ${hint}): pass the directory a runbook printed as its backup`)
   }
-  const objects = await Promise.all(manifest.objects.map(async (entry) => ({ entry, object: JSON.parse(await readFile(entry.file, 'utf8')) as unknown })))
+  const manifest = parseManifest(text, path)
+  const root = await realpath(dir)
+  const objects = await Promise.all(manifest.objects.map(async (entry): Promise<ReadEntry> => {
+    const problem = await fileProblem(root, entry.file)
+    if (problem) return { entry, problem }
+    try {
+      const file = join(root, ...entry.file.split('/'))
+      const handle = await open(file, 'r')
+      try {
+        if ((await handle.stat()).size > MAX_OBJECT_BYTES) return { entry, problem: `its file ${entry.file} is too large to be a backed-up object` }
+        return { entry, object: JSON.parse(await handle.readFile('utf8')) as unknown }
+      } finally {
+        await handle.close()
+      }
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      return { entry, problem: code ? `its file ${entry.file} cannot be read (${code})` : `its file ${entry.file} is not JSON` }
+    }
+  }))
   return { manifest, objects }
 }
 
-async function writeAtomically(file: string, text: string): Promise<void> {
+/** Why `file` (from a manifest) must not be read, or undefined when it is a file inside `root`. */
+async function fileProblem(root: string, file: string): Promise<string | undefined> {
+  if (isAbsolute(file) || /^[A-Za-z]:/.test(file) || file.split(/[\\/]/).some((s) => s === '..' || s === '')) {
+    return `its file path ${JSON.stringify(file)} is not inside the backup directory (absolute or with ..)`
+  }
+  let real: string
+  try {
+    real = await realpath(join(root, ...file.split('/')))
+  } catch (err) {
+    return `its file ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`
+  }
+  if (!real.startsWith(root + sep)) return `its file ${file} is a symbolic link to ${real}, outside the backup directory`
+  return undefined
+}
+
+function isSafeSegment(segment: string): boolean {
+  return segment !== '' && segment !== '.' && segment !== '..' && !/[/\\\0]/.test(segment)
+}
+
+/** Refuses a backup directory others could read or swap files in. */
+async function checkPrivateDir(dir: string): Promise<void> {
+  const st = await lstat(dir)
+  if (st.isSymbolicLink()) throw new DomainError(`backup directory ${dir} is a symbolic link; pass --backup-dir <the real directory>`)
+  if (!st.isDirectory()) throw new DomainError(`backup path ${dir} is not a directory; pass --backup-dir <a directory>`)
+  const uid = process.getuid?.()
+  if (uid !== undefined && st.uid !== uid) throw new DomainError(`backup directory ${dir} belongs to another user (uid ${st.uid}); pass --backup-dir <a directory of your own>`)
+  if ((st.mode & 0o077) !== 0) {
+    throw new DomainError(`backup directory ${dir} is open to other users (mode ${(st.mode & 0o777).toString(8)}); run chmod 700 ${dir}, or pass another --backup-dir`)
+  }
+}
+
+/**
+ * mkdir -p with 0700 that fsyncs the parent of each directory it creates (so
+ * the new entry survives a crash). `dir` itself must not be a symbolic link;
+ * its parents (outside the backup) may be.
+ */
+async function ensureDir(dir: string, refuseLink = true): Promise<string> {
+  const st = await lstat(dir).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)))
+  if (st) {
+    if (st.isSymbolicLink() && refuseLink) throw new DomainError(`backup path ${dir} is a symbolic link; pass --backup-dir <a real directory>`)
+    if (!(st.isSymbolicLink() ? await stat(dir) : st).isDirectory()) throw new DomainError(`backup path ${dir} is not a directory; pass --backup-dir <a directory>`)
+    return dir
+  }
+  const parent = dirname(dir)
+  if (parent !== dir) await ensureDir(parent, false)
+  try {
+    await mkdir(dir, { mode: 0o700 })
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    return ensureDir(dir, refuseLink)
+  }
+  await syncDir(parent)
+  return dir
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r')
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+/** Temp file (O_EXCL, 0600) → fsync → rename → fsync the directory. A failed write leaves the previous file as it was. */
+async function writeDurably(file: string, text: string): Promise<void> {
   const temp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`
-  await writeFile(temp, text, { mode: 0o600 })
+  const handle = await open(temp, 'wx', 0o600)
+  try {
+    await handle.writeFile(text)
+    await handle.sync()
+  } catch (err) {
+    await handle.close().catch(() => undefined)
+    await rm(temp, { force: true })
+    throw err
+  }
+  await handle.close()
   await rename(temp, file)
+  await syncDir(dirname(file))
 }

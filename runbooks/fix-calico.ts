@@ -14,7 +14,7 @@ import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { text } from 'node:stream/consumers'
 import type { KubeConfig, V1ConfigMap, V1DaemonSet, V1Pod, V1Secret } from '@kubernetes/client-node'
-import { Backup, defaultBackupRoot, timestampDirName } from '../lib/backup.ts'
+import { Backup, defaultBackupRoot, timestampDirName, type SavedCopy } from '../lib/backup.ts'
 import { CNI_SERVICE_ACCOUNTS, assessCniToken, type CniTokenExpectation } from '../lib/calico/assess.ts'
 import { CniConfigError, parseCniConfig, replaceLiteralTokens } from '../lib/calico/cni-config.ts'
 import { CALICO_NAMESPACES, CALICO_NODE, detectCalico, type CalicoInstall } from '../lib/calico/detect.ts'
@@ -377,10 +377,11 @@ export const runbook: Runbook<Ctx> = {
         const kube = need(ctx.kube)
         // Stamped as regenerated-at and compared with pod start times: the cluster's clock.
         const now = await api(ctx, () => serverTime(kube.kc, ctx.now))
-        for (const secret of ctx.staleSecrets) await ctx.backup.save('Secret', secret)
+        const saved = new Map<V1Secret, SavedCopy>()
+        for (const secret of ctx.staleSecrets) saved.set(secret, await ctx.backup.save('Secret', secret))
         await mapLimit(ctx.staleSecrets, ctx.flags.maxParallel, async (secret) => {
           if (!tokenOf(secret)) return // empty: the controller fills it anyway
-          ctx.outcomes.set(secretKey(secret), await api(ctx, () => blankToken(kube, secret, now)))
+          ctx.outcomes.set(secretKey(secret), await api(ctx, () => blankToken(kube, secret, now, saved.get(secret)!)))
         })
         const ticker = createTicker({ output: ctx.output, what: 'the tokens controller to refill the Secrets', timeoutMs: ctx.flags.timeout * 1000 })
         const namespace = need(ctx.install).namespace
@@ -1196,7 +1197,7 @@ export const main: Main = (io) =>
         }
       }
       const kc = offline ? undefined : await loadClusterConfig(parsed, io.cwd)
-      const kube = kc ? await makeKube(kc) : undefined
+      const kube = kc ? await makeKube(kc, { requestTimeoutMs: parsed.common.requestTimeoutMs }) : undefined
       const backupDir = flags.backupDir ?? join(defaultBackupRoot(parsed.env), timestampDirName(io.now()))
       const ctx: Ctx = {
         flags,

@@ -83,7 +83,7 @@ export const runbook: Runbook<Ctx> = {
       title: 'Back up the Secrets',
       description: 'Writes each Secret about to change to the backup directory (owner-only files and a manifest); nothing changes if the backup cannot be written.',
       kubectl: (ctx) =>
-        ctx.targets.map((s) => `${ctx.kubectl('get', 'secret', s.metadata!.name!, '-n', s.metadata!.namespace!, '-o', 'json')} > ${join(ctx.backup.dir, 'secret', s.metadata!.namespace!, `${s.metadata!.name}.json`)}`),
+        ctx.targets.map((s) => `${ctx.kubectl('get', 'secret', s.metadata!.name!, '-n', s.metadata!.namespace!, '-o', 'json')} > ${join(ctx.backup.dir, 'secret', s.metadata!.namespace!, s.metadata!.name!, `${s.metadata!.resourceVersion ?? 'none'}-${s.metadata!.uid ?? 'none'}.json`)}`),
       check: async (ctx) => {
         const saved = new Set((await ctx.backup.objects()).map((o) => `${o.namespace}/${o.name}`))
         const missing = ctx.targets.filter((s) => !saved.has(secretKey(s)))
@@ -119,7 +119,9 @@ export const runbook: Runbook<Ctx> = {
         const now = await api(ctx.kube.kc, () => serverTime(ctx.kube.kc, ctx.now))
         await mapLimit(ctx.targets, ctx.flags.maxParallel, async (secret) => {
           if (!tokenOf(secret)) return // empty: the controller fills it anyway; nothing to blank
-          ctx.outcomes.set(secretKey(secret), await api(ctx.kube.kc, () => regenerate(ctx.kube, secret, ctx.flags.strategy as Strategy, now)))
+          // save() of a version already on disk writes nothing and returns its proof; otherwise it backs it up now.
+          const saved = await ctx.backup.save('Secret', secret)
+          ctx.outcomes.set(secretKey(secret), await api(ctx.kube.kc, () => regenerate(ctx.kube, secret, ctx.flags.strategy as Strategy, now, saved)))
         })
         const ticker = createTicker({ output: ctx.output, what: 'the tokens controller to refill the Secrets', timeoutMs: ctx.flags.timeout * 1000 })
         // Nothing to wait for where the Secret is gone (deleted meanwhile): it is reported, not awaited.

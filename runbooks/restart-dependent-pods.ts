@@ -603,7 +603,7 @@ export const main: Main = (io) =>
         ...(common.selector ? { selector: common.selector } : {}),
         output,
         now: io.now,
-        kube: await makeKube(kc),
+        kube: await makeKube(kc, { requestTimeoutMs: parsed.common.requestTimeoutMs }),
         scope,
         where: podNamespaces(scope, flags.secret, common.namespace !== undefined),
         kubectlArgs: connectionArgs(common),

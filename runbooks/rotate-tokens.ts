@@ -20,7 +20,7 @@ import { withApiErrors as api } from '../lib/kube/errors.ts'
 import { fetchJwks, reviewToken } from '../lib/kube/token-checks.ts'
 import { describePermission, rbacRulesFor, requiredPermissions, type Permission } from '../lib/preflight/permissions.ts'
 import { keysFromJwks } from '../lib/token/keys.ts'
-import { applyRestore, planRestore, type RestoreItem } from '../lib/restore.ts'
+import { applyRestore, planRestore, restoreFailures, type RestoreItem } from '../lib/restore.ts'
 import { tokenOf } from '../lib/kube/token-secrets.ts'
 import { renderRotationSummary, type RotationReport } from '../lib/report/rotation.ts'
 
@@ -243,10 +243,12 @@ export const restoreRunbook: Runbook<Ctx> = {
       kubectl: (ctx) =>
         ctx.restore
           .filter((i) => i.action === 'restore' || i.action === 'create')
-          .map((i) => `${kubectlCommand('apply', '-f', i.entry.file)}  # ${i.entry.namespace}/${i.entry.name}: ${i.why}`),
+          .map((i) => `${kubectlCommand('apply', '-f', join(ctx.flags.restore ?? '', i.entry.file))}  # ${i.entry.namespace}/${i.entry.name}: ${i.why}`),
       check: async (ctx) => {
         const todo = ctx.restore.filter((i) => i.action === 'restore' || i.action === 'create')
-        return { needed: todo.length > 0, summary: todo.length ? `${todo.length} Secret(s) to put back on ${ctx.cluster.context}` : 'every restorable Secret already holds its backed-up token' }
+        // Refused entries keep the step "needed" so its verify runs and fails: a restore that skipped some is not a success.
+        const refused = restoreFailures(ctx.restore).length
+        return { needed: todo.length > 0 || refused > 0, summary: todo.length ? `${todo.length} Secret(s) to put back on ${ctx.cluster.context}` : refused ? `nothing restorable; ${refused} refused` : 'every restorable Secret already holds its backed-up token' }
       },
       apply: async (ctx) => {
         const todo = ctx.restore.filter((i) => i.action === 'restore' || i.action === 'create')
@@ -260,7 +262,9 @@ export const restoreRunbook: Runbook<Ctx> = {
           const review = await api(ctx.kube.kc, () => reviewToken(ctx.kube, tokenOf(item.backup)!))
           if (!review.authenticated) failed.push(`${item.entry.namespace}/${item.entry.name}`)
         }
-        return { ok: failed.length === 0, summary: failed.length ? `restored tokens rejected: ${failed.join(', ')}` : `${restored.length} restored token(s) authenticate` }
+        const refused = restoreFailures(ctx.restore)
+        if (refused.length) failed.push(...refused.map((r) => `refused ${r}`))
+        return { ok: failed.length === 0, summary: failed.length ? `not restored: ${failed.join('; ')}` : `${restored.length} restored token(s) authenticate` }
       },
     },
   ],
@@ -345,7 +349,7 @@ export const main: Main = (io) =>
       return {
         flags: parsed.flags,
         dryRun: parsed.common.dryRun,
-        kube: await makeKube(kc),
+        kube: await makeKube(kc, { requestTimeoutMs: parsed.common.requestTimeoutMs }),
         output,
         now: io.now,
         childArgs: childArgsOf(parsed.common, scope.all ? undefined : scope.namespace),

@@ -256,7 +256,7 @@ export const main: Main = (io) =>
         now: io.now,
         stdin: io.stdin,
         cwd: io.cwd,
-        ...(kc ? { kube: await makeKube(kc) } : {}),
+        ...(kc ? { kube: await makeKube(kc, { requestTimeoutMs: parsed.common.requestTimeoutMs }) } : {}),
         scope: kc ? namespaceScope(parsed.common, kc) : { all: false, namespace: 'default' },
         inputs: [],
         results: [],

@@ -102,6 +102,13 @@ export const COMMON_FLAGS = [
   },
   { name: 'show-token', type: 'boolean', description: 'Print tokens in full instead of redacted (logs will keep them).' },
   {
+    name: 'request-timeout',
+    type: 'string',
+    valueName: 'duration',
+    default: '30s',
+    description: 'How long one API request may take before it is retried or fails, as kubectl: 30s, 1m, 1m30s; 0 waits forever.',
+  },
+  {
     name: 'env-file',
     type: 'string',
     valueName: 'path',
@@ -122,6 +129,8 @@ export interface CommonOptions {
   yes: boolean
   output: OutputFormat
   showToken: boolean
+  /** --request-timeout in ms; 0: no timeout. */
+  requestTimeoutMs: number
   envFile: string
 }
 
@@ -307,6 +316,7 @@ export function parseCli<const F extends readonly FlagSpec[]>(spec: CliSpec<F>, 
     yes: values.yes as boolean,
     output: values.output as OutputFormat,
     showToken: values.showToken as boolean,
+    requestTimeoutMs: parseDuration(values.requestTimeout as string, sources.requestTimeout === 'flag' ? (raw.get('request-timeout')?.rawName ?? '--request-timeout') : `KTR_REQUEST_TIMEOUT (${sources.requestTimeout === 'env' ? 'environment' : 'env file'})`),
     envFile: envFilePath,
   }
   const own = Object.fromEntries((spec.flags ?? []).map((f) => [camelCase(f.name), values[camelCase(f.name)]]))
@@ -319,6 +329,23 @@ export function parseCli<const F extends readonly FlagSpec[]>(spec: CliSpec<F>, 
     env: { ...(fileEnv ?? {}), ...input.env },
     envFileLoaded: fileEnv ? envFilePath : undefined,
   }
+}
+
+const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+
+/**
+ * A kubectl-style duration in ms: `30s`, `1m`, `1m30s`, `500ms`, `1h`; `0`
+ * means no timeout, and a bare number counts as seconds (kubectl appends
+ * "s" to one). Anything else is a usage error naming the forms.
+ */
+export function parseDuration(text: string, where: string): number {
+  const value = text.trim()
+  if (/^\d+$/.test(value)) return Number(value) * 1000
+  const parts = [...value.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)]
+  if (value === '' || parts.map((p) => p[0]).join('') !== value) {
+    throw new UsageError(`${where}: "${text}" is not a duration; use a number with a unit, e.g. 30s, 1m or 1m30s (0: no timeout)`)
+  }
+  return Math.round(parts.reduce((ms, [, n, unit]) => ms + Number(n) * (DURATION_UNITS[unit ?? 's'] ?? 1000), 0))
 }
 
 /** `--namespace <ns>` / `--yes` / `-o, --output <text|json>`: how a flag is written. */

@@ -61,7 +61,7 @@ export async function openSession(input: SessionInput, opts: SessionOptions): Pr
   const backupFlag = (cli.flags as { backupDir?: string }).backupDir
   const backupDir = backupFlag ?? join(defaultBackupRoot(cli.env), timestampDirName(now()))
   const connection = connectionArgs(common)
-  const kube = await makeKube(kc)
+  const kube = await makeKube(kc, { requestTimeoutMs: common.requestTimeoutMs })
   if (common.namespace) await requireNamespace(kube, common.namespace)
   const session: Session = {
     kube,

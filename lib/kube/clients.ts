@@ -1,8 +1,12 @@
 // The one place that builds Kubernetes API clients, and the only module that
 // loads @kubernetes/client-node's code. Everything else imports its types
 // only, so `--help`, `--version` and offline checks never pay for the client
-// (~1,000 modules); runbooks receive a `Kube` through their context.
+// (~1,000 modules); runbooks receive a `Kube` through their context. Every
+// typed API object is wrapped by `retrying` (retry.ts): each call gets a
+// deadline (--request-timeout) and the retry policy, without any call site
+// having to remember it.
 import type * as k8s from '@kubernetes/client-node'
+import { DEFAULT_REQUEST_TIMEOUT_MS, httpStatusOf, retrying, type RetryOptions } from './retry.ts'
 
 /** The patch formats the runbooks send (client-node's PatchStrategy values). */
 export const PatchType = {
@@ -27,22 +31,29 @@ export interface Kube {
   exec: () => k8s.Exec
 }
 
+export interface KubeOptions extends RetryOptions {
+  /** Per-request timeout in ms (--request-timeout); 0: none. Default 30 s. */
+  requestTimeoutMs?: number
+}
+
 /** Loads client-node on first use (cached by the module system afterwards). */
 export function loadClientNode(): Promise<typeof import('./client-node.ts')> {
   return import('./client-node.ts')
 }
 
-export async function makeKube(kc: k8s.KubeConfig): Promise<Kube> {
+export async function makeKube(kc: k8s.KubeConfig, options: KubeOptions = {}): Promise<Kube> {
   const lib = await loadClientNode()
+  const { requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS, ...rest } = options
+  const wrap = <T extends object>(api: T): T => retrying(api, lib.Observable, { ...rest, timeoutMs: requestTimeoutMs })
   return {
     kc,
-    core: kc.makeApiClient(lib.CoreV1Api),
-    apps: kc.makeApiClient(lib.AppsV1Api),
-    batch: kc.makeApiClient(lib.BatchV1Api),
-    authn: kc.makeApiClient(lib.AuthenticationV1Api),
-    authz: kc.makeApiClient(lib.AuthorizationV1Api),
-    policy: kc.makeApiClient(lib.PolicyV1Api),
-    version: kc.makeApiClient(lib.VersionApi),
+    core: wrap(kc.makeApiClient(lib.CoreV1Api)),
+    apps: wrap(kc.makeApiClient(lib.AppsV1Api)),
+    batch: wrap(kc.makeApiClient(lib.BatchV1Api)),
+    authn: wrap(kc.makeApiClient(lib.AuthenticationV1Api)),
+    authz: wrap(kc.makeApiClient(lib.AuthorizationV1Api)),
+    policy: wrap(kc.makeApiClient(lib.PolicyV1Api)),
+    version: wrap(kc.makeApiClient(lib.VersionApi)),
     patchAs: (type) => lib.setHeaderOptions('Content-Type', type),
     watch: () => new lib.Watch(kc),
     exec: () => new lib.Exec(kc),
@@ -51,8 +62,7 @@ export async function makeKube(kc: k8s.KubeConfig): Promise<Kube> {
 
 /** The HTTP status of a client-node ApiException, or undefined for other errors. */
 export function statusOf(err: unknown): number | undefined {
-  const code = (err as { code?: unknown })?.code
-  return typeof code === 'number' ? code : undefined
+  return httpStatusOf(err)
 }
 
 export const isNotFound = (err: unknown) => statusOf(err) === 404

@@ -74,3 +74,64 @@ export async function withApiErrors<T>(kc: KubeConfig | undefined, call: () => P
     throw kc ? explainApiError(err, kc) : err
   }
 }
+
+/** The parts of a Kubernetes Status body that tell refusals apart. */
+export interface StatusBody {
+  message?: string
+  reason?: string
+  details?: { causes?: Array<{ reason?: string; message?: string; field?: string }> }
+}
+
+/** The Status body of an API error (client-node keeps it as text for most statuses), or undefined. */
+export function statusBodyOf(err: unknown): StatusBody | undefined {
+  const body = (err as { body?: unknown } | undefined)?.body
+  if (typeof body === 'object' && body !== null) return body as StatusBody
+  if (typeof body !== 'string') return undefined
+  try {
+    const parsed: unknown = JSON.parse(body)
+    return typeof parsed === 'object' && parsed !== null ? (parsed as StatusBody) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Why the API server refused a write, for the three refusals a runbook must
+ * tell apart (all may come as 422):
+ *  - `test-failed`: a JSON-patch `test` guard did not match (the apiserver
+ *    wraps json-patch's "testing value /x failed" or "test operation does not
+ *    apply: is missing path"): someone else changed the object, which is not
+ *    a failure of ours;
+ *  - `immutable`: the object has `immutable: true` ("field is immutable when
+ *    `immutable` is set");
+ *  - `admission`: a ValidatingAdmissionPolicy or an admission webhook denied
+ *    it; `message` carries the policy's own words;
+ *  - `invalid`: any other 422.
+ * Undefined for anything that is none of these.
+ */
+export type Refusal = { kind: 'test-failed' | 'immutable' | 'admission' | 'invalid'; message: string }
+
+export function refusalOf(err: unknown): Refusal | undefined {
+  const status = statusOf(err)
+  const body = statusBodyOf(err)
+  const message = body?.message ?? ''
+  const texts = [message, ...(body?.details?.causes ?? []).map((c) => c.message ?? '')]
+  const any = (pattern: RegExp) => texts.some((t) => pattern.test(t))
+  if (any(/admission webhook .* denied the request|ValidatingAdmissionPolicy .* denied request|denied request: /i)) return { kind: 'admission', message: oneLine(message || texts.find(Boolean) || '') }
+  if (status !== 422) return undefined
+  if (any(/field is immutable when `?immutable`? is set/i)) return { kind: 'immutable', message: oneLine(message) }
+  if (any(/testing value .* failed|test operation does not apply|\btest failed\b/i)) return { kind: 'test-failed', message: oneLine(texts.filter(Boolean).join(': ')) }
+  return { kind: 'invalid', message: oneLine(message || 'the API server rejected the request as invalid (422)') }
+}
+
+/** One line that says what an API error was, for messages that must name two of them. */
+export function describeApiError(err: unknown): string {
+  const status = statusOf(err)
+  if (status !== undefined) {
+    const message = statusBodyOf(err)?.message
+    return `${status}${message ? ` ${oneLine(message)}` : ''}`
+  }
+  return networkCode(err) ?? oneLine(err instanceof Error ? err.message : String(err))
+}
+
+const oneLine = (text: string) => text.replace(/\s+/g, ' ').trim()

@@ -1,18 +1,35 @@
 // Waiting for the tokens controller to refill Secrets: one list, then one
 // watch over all token Secrets in scope (not a poll per Secret), re-listing
 // if the watch drops, until every target holds a new token or the deadline.
+// A watch that fails or ends at once (an API server restarting, a proxy that
+// drops long requests) backs off before the next re-list, so a broken watch
+// cannot turn into a tight list loop against a struggling server.
 import type * as k8s from '@kubernetes/client-node'
 import { DomainError } from '../errors.ts'
 import type { Ticker } from '../wait.ts'
 import type { Kube } from './clients.ts'
 import { listAll } from './list.ts'
+import { backoffMs, DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.ts'
 import { secretKey, tokenOf, TOKEN_SECRET_TYPE, type Scope } from './token-secrets.ts'
 
 export interface RefillOptions {
   scope: Scope
   timeoutMs: number
   ticker?: Ticker
+  /** Seams for tests: the wait between a failed watch and the next re-list, its jitter, the clock. */
+  sleep?: (ms: number) => Promise<void>
+  random?: () => number
+  now?: () => number
+  /** Seam for tests: the watch (default: a real watch through kube.kc). */
+  watch?: WatchFn
 }
+
+/** Watches token Secrets in `scope` from `resourceVersion` until `onSecret` returns true (`done`), `ms` pass (`timer`), or it ends by itself (`ended`). */
+export type WatchFn = (kube: Kube, scope: Scope, resourceVersion: string | undefined, ms: number, onSecret: (s: k8s.V1Secret) => boolean) => Promise<'done' | 'timer' | 'ended'>
+
+/** Watch restarts back off like retries, from 0.5 s up to 10 s; a watch that lived this long resets the backoff. */
+const WATCH_BACKOFF: RetryPolicy = { ...DEFAULT_RETRY_POLICY, baseMs: 500, capMs: 10_000 }
+const HEALTHY_WATCH_MS = 10_000
 
 /**
  * Resolves with the token of every target (namespace/name → token) once each
@@ -22,7 +39,10 @@ export interface RefillOptions {
  */
 export async function waitForTokenRefills(kube: Kube, targets: ReadonlySet<string>, opts: RefillOptions): Promise<Map<string, string>> {
   const filled = new Map<string, string>()
-  const deadline = Date.now() + opts.timeoutMs
+  const now = opts.now ?? Date.now
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)))
+  const deadline = now() + opts.timeoutMs
+  let failures = 0
   const consider = (secret: k8s.V1Secret) => {
     const key = secretKey(secret)
     const token = tokenOf(secret)
@@ -33,15 +53,20 @@ export async function waitForTokenRefills(kube: Kube, targets: ReadonlySet<strin
     const { items, resourceVersion } = await listSnapshot(kube, opts.scope)
     items.forEach(consider)
     if (filled.size === targets.size) break
-    const remaining = deadline - Date.now()
+    const remaining = deadline - now()
     if (remaining <= 0) throw notRefilled(targets, filled, opts.timeoutMs)
     // Watch from the list's own snapshot, so no change between the two is missed;
     // re-list at least every 30 s in case the watch silently stalls.
-    await watchUntil(kube, opts.scope, resourceVersion, Math.min(remaining, 30_000), (secret) => {
+    const started = now()
+    const ended = await (opts.watch ?? watchUntil)(kube, opts.scope, resourceVersion, Math.min(remaining, 30_000), (secret) => {
       consider(secret)
       return filled.size === targets.size
     })
-    if (filled.size < targets.size && Date.now() >= deadline) throw notRefilled(targets, filled, opts.timeoutMs)
+    if (filled.size === targets.size) break
+    if (now() >= deadline) throw notRefilled(targets, filled, opts.timeoutMs)
+    // The watch broke (or the server closed it) early: wait before re-listing.
+    failures = ended === 'ended' && now() - started < HEALTHY_WATCH_MS ? failures + 1 : 0
+    if (failures > 0) await sleep(Math.min(backoffMs(failures - 1, WATCH_BACKOFF, opts.random ?? Math.random), Math.max(0, deadline - now())))
   }
   return filled
 }
@@ -60,36 +85,35 @@ async function listSnapshot(kube: Kube, scope: Scope): Promise<{ items: k8s.V1Se
   return { items, resourceVersion }
 }
 
-/** Watches token Secrets until `onSecret` returns true, the watch ends, or `ms` pass. */
-function watchUntil(kube: Kube, scope: Scope, resourceVersion: string | undefined, ms: number, onSecret: (s: k8s.V1Secret) => boolean): Promise<void> {
+const watchUntil: WatchFn = (kube, scope, resourceVersion, ms, onSecret) => {
   const path = scope.all ? '/api/v1/secrets' : `/api/v1/namespaces/${scope.namespace}/secrets`
   return new Promise((resolve) => {
     let controller: AbortController | undefined
     let finished = false
-    const finish = () => {
+    const finish = (how: 'done' | 'timer' | 'ended') => {
       if (finished) return
       finished = true
       clearTimeout(timer)
       controller?.abort()
-      resolve()
+      resolve(how)
     }
-    const timer = setTimeout(finish, ms)
+    const timer = setTimeout(() => finish('timer'), ms)
     kube.watch()
       .watch(
         path,
         { fieldSelector: `type=${TOKEN_SECRET_TYPE}`, ...(resourceVersion ? { resourceVersion } : {}), allowWatchBookmarks: true },
         (phase, object: k8s.V1Secret) => {
-          if ((phase === 'ADDED' || phase === 'MODIFIED') && onSecret(object)) finish()
+          if ((phase === 'ADDED' || phase === 'MODIFIED') && onSecret(object)) finish('done')
         },
-        // The watch ended (server timeout, dropped connection): the caller re-lists.
-        () => finish(),
+        // The watch ended (server timeout, dropped connection, 410 Gone): the caller re-lists.
+        () => finish('ended'),
       )
       .then(
         (c) => {
           controller = c
           if (finished) c.abort()
         },
-        () => finish(),
+        () => finish('ended'),
       )
   })
 }

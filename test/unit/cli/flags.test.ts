@@ -181,3 +181,29 @@ describe('configuration precedence: flags > environment > .env file > defaults',
     expect(() => parse(['--env-file', 'nope.env'], {}, dir)).toThrow(`env file ${join(dir, 'nope.env')} (from --env-file) does not exist`)
   })
 })
+
+describe('--request-timeout', () => {
+  it.each<[string[], Env, number]>([
+    [[], {}, 30_000],
+    [['--request-timeout', '30s'], {}, 30_000],
+    [['--request-timeout=1m'], {}, 60_000],
+    [['--request-timeout', '1m30s'], {}, 90_000],
+    [['--request-timeout', '500ms'], {}, 500],
+    [['--request-timeout', '1h'], {}, 3_600_000],
+    [['--request-timeout', '0'], {}, 0],
+    [['--request-timeout', '5'], {}, 5_000],
+    [[], { KTR_REQUEST_TIMEOUT: '2m' }, 120_000],
+  ])('%j %o → %d ms', (argv, env, ms) => {
+    expect(parse(argv, env).common.requestTimeoutMs).toBe(ms)
+  })
+
+  it.each<[string[], Env, RegExp]>([
+    [['--request-timeout', 'soon'], {}, /^--request-timeout: "soon" is not a duration; use .*30s, 1m or 1m30s \(0: no timeout\)$/],
+    [['--request-timeout', '30x'], {}, /is not a duration/],
+    [['--request-timeout', '1m 30s'], {}, /is not a duration/],
+    [[], { KTR_REQUEST_TIMEOUT: '-1s' }, /^KTR_REQUEST_TIMEOUT \(environment\): "-1s" is not a duration/],
+  ])('%j %o is a usage error', (argv, env, message) => {
+    expect(() => parse(argv, env)).toThrow(UsageError)
+    expect(() => parse(argv, env)).toThrow(message)
+  })
+})

@@ -1,0 +1,47 @@
+import { ApiException } from '@kubernetes/client-node'
+import { describe, expect, it } from 'vitest'
+import { describeApiError, refusalOf } from '../../../lib/kube/errors.ts'
+import { immutableRefused, policyDenied, statusError, testOpFailed, webhookDenied } from '../helpers/api-errors.ts'
+
+describe('refusalOf', () => {
+  it.each<[string, ApiException<unknown>, string, RegExp]>([
+    ['a failed JSON-patch test', testOpFailed(), 'test-failed', /testing value \/data\/token failed/],
+    ['a test op on a missing path', statusError(422, 'the server rejected our request due to an error in our request', [{ message: 'test operation does not apply: is missing path: /data/token' }]), 'test-failed', /missing path/],
+    ['an immutable Secret', immutableRefused(), 'immutable', /field is immutable/],
+    ['a ValidatingAdmissionPolicy', policyDenied(), 'admission', /protect-tokens.*managed by the platform team/],
+    ['a webhook (403)', webhookDenied(), 'admission', /guard\.example\.com.*change freeze/],
+    ['any other 422', statusError(422, 'Secret "a" is invalid: metadata.labels: Invalid value'), 'invalid', /metadata\.labels/],
+  ])('%s', (_, err, kind, message) => {
+    const refusal = refusalOf(err)
+    expect(refusal?.kind).toBe(kind)
+    expect(refusal?.message).toMatch(message)
+  })
+
+  it('a policy message that mentions a failed test is still an admission denial', () => {
+    const err = statusError(422, "ValidatingAdmissionPolicy 'p' with binding 'b' denied request: test failed for /data")
+    expect(refusalOf(err)?.kind).toBe('admission')
+  })
+
+  it.each([
+    ['404', statusError(404, 'secrets "a" not found')],
+    ['409', statusError(409, 'Operation cannot be fulfilled')],
+    ['a network error', new TypeError('fetch failed')],
+  ])('is undefined for %s', (_, err) => {
+    expect(refusalOf(err)).toBeUndefined()
+  })
+
+  it('reads a Status body that is already an object', () => {
+    const err = new ApiException(422, 'x', { message: 'm', details: { causes: [{ message: 'testing value /a failed: test failed' }] } }, {})
+    expect(refusalOf(err)?.kind).toBe('test-failed')
+  })
+})
+
+describe('describeApiError', () => {
+  it.each<[string, unknown, string]>([
+    ['a Status', statusError(403, 'secrets is forbidden:\n exceeded quota'), '403 secrets is forbidden: exceeded quota'],
+    ['a network code', new TypeError('fetch failed', { cause: Object.assign(new Error('x'), { code: 'ECONNRESET' }) }), 'ECONNRESET'],
+    ['a plain error', new Error('boom'), 'boom'],
+  ])('%s', (_, err, expected) => {
+    expect(describeApiError(err)).toBe(expected)
+  })
+})
