@@ -22,6 +22,7 @@ import { backUpNodeFiles, judgeNodeFiles, NodeVerdict, readCniConfDir, rewriteNo
 import { CALICO_CONF_NAMES, planNodeRewrite } from '../lib/calico/node-files.ts'
 import { CALICO_KUBECONFIG_NAME } from '../lib/calico/kubeconfig.ts'
 import { SERVICEACCOUNT_TOKEN_PLACEHOLDER, TokenEncoding, TokenValueKind } from '../lib/calico/token-value.ts'
+import type { Session } from '../lib/cli/session.ts'
 import { defineCli, loadKubeConfig, runbookMain, runMain, type MainIO, type ParsedCli, type Main } from '../lib/cli/index.ts'
 import { mapLimit } from '../lib/concurrency.ts'
 import { connectionArgs, createTicker, kubectlCommand, Modes, resolveMode, shellQuote, type Mode, type Runbook } from '../lib/engine/index.ts'
@@ -1175,6 +1176,37 @@ export function renderFindings(ctx: Ctx): string {
   return lines.join('\n')
 }
 
+/** What fix-calico needs from its caller: a Session (rotate-tokens) fits, and so does an offline run's subset. */
+export type CalicoBase = Pick<Session, 'output' | 'redactor' | 'now' | 'connection' | 'backup'> & { kube?: Kube }
+
+/** This runbook's state on top of a session (or offline base): run alone, or by rotate-tokens. */
+export function contextOf(base: CalicoBase, flags: Flags, opts: { mode: Mode; givenToken?: string }): Ctx {
+  return {
+    flags,
+    output: base.output,
+    redactor: base.redactor,
+    now: base.now,
+    mode: opts.mode,
+    kubectlArgs: base.connection,
+    backup: base.backup,
+    nodeLocal: flags.cniConfDir !== undefined,
+    keys: [],
+    accountSecrets: [],
+    assessments: [],
+    staleSecrets: [],
+    nodesBefore: [],
+    nodesAfter: [],
+    pendingChanges: new Set(),
+    outcomes: new Map(),
+    refilled: new Map(),
+    nodeFilesWritten: [],
+    probes: [],
+    warnings: [],
+    ...(base.kube ? { kube: base.kube, exec: kubeExec(base.kube) } : {}),
+    ...(opts.givenToken ? { givenToken: opts.givenToken } : {}),
+  }
+}
+
 /** The runbook's whole run, for its own entry point and for `kube-token-runbooks <runbook>`. */
 export const main: Main = (io) =>
   runbookMain(io, {
@@ -1199,31 +1231,16 @@ export const main: Main = (io) =>
       const kc = offline ? undefined : await loadClusterConfig(parsed, io.cwd)
       const kube = kc ? await makeKube(kc, { requestTimeoutMs: parsed.common.requestTimeoutMs }) : undefined
       const backupDir = flags.backupDir ?? join(defaultBackupRoot(parsed.env), timestampDirName(io.now()))
-      const ctx: Ctx = {
-        flags,
+      const base: CalicoBase = {
         output,
         redactor: redactor as Redactor,
         now: io.now,
-        mode: resolveMode({ dryRun: parsed.common.dryRun, yes: parsed.common.yes, stdinIsTTY: io.stdin.isTTY === true }),
-        kubectlArgs: connectionArgs(parsed.common),
+        connection: connectionArgs(parsed.common),
         backup: new Backup(backupDir, cli.name, kc?.getCurrentCluster()?.server ?? `node ${hostname()}`, io.now),
-        nodeLocal,
-        keys: [],
-        accountSecrets: [],
-        assessments: [],
-        staleSecrets: [],
-        nodesBefore: [],
-        nodesAfter: [],
-        pendingChanges: new Set(),
-        outcomes: new Map(),
-        refilled: new Map(),
-        nodeFilesWritten: [],
-        probes: [],
-        warnings: [],
-        ...(kube ? { kube, exec: kubeExec(kube) } : {}),
-        ...(givenToken ? { givenToken } : {}),
+        ...(kube ? { kube } : {}),
       }
-      return ctx
+      const mode = resolveMode({ dryRun: parsed.common.dryRun, yes: parsed.common.yes, stdinIsTTY: io.stdin.isTTY === true })
+      return contextOf(base, flags, { mode, ...(givenToken ? { givenToken } : {}) })
     },
     extendReport: (_report, ctx) => ({
       backupDir: ctx.backup.dir,

@@ -7,14 +7,14 @@
 // honours PodDisruptionBudgets); bare pods are refused unless
 // --recreate-bare-pods; every rollout is waited for, with a deadline.
 import type { V1Pod } from '@kubernetes/client-node'
-import { join } from 'node:path'
-import { Backup, defaultBackupRoot, timestampDirName } from '../lib/backup.ts'
-import { defineCli, loadKubeConfig, namespaceScope, runbookMain, runMain, type Env, type ParsedCli, type Main } from '../lib/cli/index.ts'
+import type { Backup } from '../lib/backup.ts'
+import { openSession, type Session } from '../lib/cli/session.ts'
+import { defineCli, runbookMain, runMain, type ParsedCli, type Main } from '../lib/cli/index.ts'
 import { mapLimit } from '../lib/concurrency.ts'
-import { connectionArgs, kubectlCommand, toStepError, type Runbook, type StepError } from '../lib/engine/index.ts'
+import { kubectlCommand, toStepError, type Runbook, type StepError } from '../lib/engine/index.ts'
 import { DomainError, UsageError } from '../lib/errors.ts'
 import { REGENERATED_AT_ANNOTATION } from '../lib/annotations.ts'
-import { isNotFound, makeKube, type Kube } from '../lib/kube/clients.ts'
+import { isNotFound } from '../lib/kube/clients.ts'
 import { explainApiError, withApiErrors as api } from '../lib/kube/errors.ts'
 import { listTokenSecrets, parseSecretRef, readTokenSecret, TOKEN_SECRET_TYPE, type Scope } from '../lib/kube/token-secrets.ts'
 import {
@@ -33,7 +33,6 @@ import {
   type RestartableKind,
   type WaitSeams,
 } from '../lib/kube/workloads.ts'
-import type { Output } from '../lib/output.ts'
 import { DependencyKind, describeReason, findDependentPods, isStuckCreating, type DependentPod } from '../lib/workloads/dependents.ts'
 import type { PodRef } from '../lib/workloads/keys.ts'
 import { buildOwnerIndex, ownerLabel, type OwnerIndex } from '../lib/workloads/owners.ts'
@@ -117,24 +116,15 @@ interface Discovery {
   renamedSecrets: Map<string, string>
 }
 
-interface Ctx {
+interface Ctx extends Session {
   flags: Flags
-  /** -l: limits the pods considered. */
-  selector?: string
-  output: Output
-  now: () => Date
-  kube: Kube
-  /** Where the token Secrets are looked for. */
-  scope: Scope
   /** Where the pods are looked for. */
   where: Namespaces
   kubectlArgs: string[]
   boundBefore?: Date
   timeoutMs: number
   maxParallel: number
-  dryRun: boolean
   backupDir: string
-  backup: Backup
   /** Set once something was written to the backup. */
   backupUsed: boolean
   /** Saves run one after another (see save). */
@@ -581,8 +571,29 @@ export function podNamespaces(scope: Scope, secretRefs: readonly string[], names
   return { all: false, namespaces: [...new Set(namespaces)] }
 }
 
-function backupDirOf(flags: Flags, env: Env, now: Date): string {
-  return flags.backupDir ?? join(defaultBackupRoot(env), timestampDirName(now))
+/** Throws the usage errors the flags can have on their own. */
+export function checkFlags(flags: Flags, now: Date): void {
+  parseBoundBefore(flags.boundBefore, now)
+  positiveInteger(flags.timeout, 'timeout')
+  positiveInteger(flags.maxParallel, 'max-parallel')
+}
+
+/** This runbook's state on top of a session: run alone, or by rotate-tokens with the session it shares. */
+export function contextOf(session: Session, flags: Flags): Ctx {
+  const boundBefore = parseBoundBefore(flags.boundBefore, session.now())
+  return {
+    ...session,
+    flags,
+    where: podNamespaces(session.scope, flags.secret, session.namespaceGiven),
+    kubectlArgs: session.connection,
+    ...(boundBefore ? { boundBefore } : {}),
+    timeoutMs: positiveInteger(flags.timeout, 'timeout') * 1000,
+    maxParallel: positiveInteger(flags.maxParallel, 'max-parallel'),
+    backupDir: session.backup.dir,
+    backupUsed: false,
+    backupQueue: Promise.resolve(),
+    results: [],
+  }
 }
 
 /** The runbook's whole run, for its own entry point and for `kube-token-runbooks <runbook>`. */
@@ -590,33 +601,9 @@ export const main: Main = (io) =>
   runbookMain(io, {
     cli,
     runbook,
-    context: async ({ cli: parsed, output }): Promise<Ctx> => {
-      const { flags, common } = parsed
-      const maxParallel = positiveInteger(flags.maxParallel, 'max-parallel')
-      const timeoutMs = positiveInteger(flags.timeout, 'timeout') * 1000
-      const boundBefore = parseBoundBefore(flags.boundBefore, io.now())
-      const kc = await loadKubeConfig(common, parsed.env, { cwd: io.cwd })
-      const scope = namespaceScope(common, kc)
-      const backupDir = backupDirOf(flags, parsed.env, io.now())
-      return {
-        flags,
-        ...(common.selector ? { selector: common.selector } : {}),
-        output,
-        now: io.now,
-        kube: await makeKube(kc, { requestTimeoutMs: parsed.common.requestTimeoutMs }),
-        scope,
-        where: podNamespaces(scope, flags.secret, common.namespace !== undefined),
-        kubectlArgs: connectionArgs(common),
-        ...(boundBefore ? { boundBefore } : {}),
-        timeoutMs,
-        maxParallel,
-        dryRun: common.dryRun,
-        backupDir,
-        backup: new Backup(backupDir, cli.name, kc.getCurrentCluster()?.server ?? '(unknown)', io.now),
-        backupUsed: false,
-        backupQueue: Promise.resolve(),
-        results: [],
-      }
+    context: async (args) => {
+      checkFlags(args.cli.flags, args.io.now()) // usage errors before any connection
+      return contextOf(await openSession(args, { runbook: cli.name, defaultScope: 'context' }), args.cli.flags)
     },
     extendReport: (_report, ctx) => ({
       secrets: ctx.found?.secrets ?? [],

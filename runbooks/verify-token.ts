@@ -5,6 +5,7 @@
 // every token a status and a reason that ends with the fix.
 import { readFile } from 'node:fs/promises'
 import { text } from 'node:stream/consumers'
+import type { Session } from '../lib/cli/session.ts'
 import { defineCli, loadKubeConfig, namespaceScope, runbookMain, runMain, type MainIO, type ParsedCli, type Main } from '../lib/cli/index.ts'
 import { mapLimit } from '../lib/concurrency.ts'
 import { kubectlCommand, type Runbook } from '../lib/engine/index.ts'
@@ -56,7 +57,7 @@ export const cli = defineCli({
 
 type Flags = ParsedCli<NonNullable<(typeof cli)['flags']>>['flags']
 
-interface Ctx {
+export interface Ctx {
   flags: Flags
   /** -l: label selector for --all. */
   selector?: string
@@ -239,6 +240,28 @@ function validateInputs(flags: Flags): void {
 function needsCluster(flags: Flags): boolean {
   if (flags.offline) return false
   return flags.secret.length > 0 || flags.all || flags.keyFile.length === 0
+}
+
+/** verify-token on top of a session (rotate-tokens' proof): every token Secret in the session's scope. */
+export function contextOfSession(session: Session, flags: Flags, io: Pick<MainIO, 'stdin' | 'cwd'>): Ctx {
+  return {
+    flags,
+    ...(session.selector ? { selector: session.selector } : {}),
+    redactor: session.redactor,
+    now: session.now,
+    stdin: io.stdin,
+    cwd: io.cwd,
+    kube: session.kube,
+    scope: session.scope,
+    inputs: [],
+    results: [],
+  }
+}
+
+/** Every step's check in order, as the engine would run them read-only: the inspections. */
+export async function inspectAll(ctx: Ctx): Promise<TokenInspection[]> {
+  for (const step of runbook.steps) await step.check(ctx)
+  return ctx.results
 }
 
 /** The runbook's whole run, for its own entry point and for `kube-token-runbooks <runbook>`. */

@@ -23,8 +23,12 @@ export interface Session {
   now: () => Date
   /** Where token Secrets and pods are looked for (-n, -A, or the runbook's default). */
   scope: Scope
+  /** Whether -n was given (not just the context's namespace). */
+  namespaceGiven: boolean
   /** -l, when given. */
   selector?: string
+  /** --kubeconfig/--context as given, for commands built elsewhere. */
+  connection: string[]
   dryRun: boolean
   cluster: { context: string; server: string }
   /** The one backup directory of this run (created on first save). */
@@ -69,7 +73,9 @@ export async function openSession(input: SessionInput, opts: SessionOptions): Pr
     redactor,
     now,
     scope,
+    namespaceGiven: common.namespace !== undefined,
     ...(common.selector ? { selector: common.selector } : {}),
+    connection,
     dryRun: common.dryRun,
     cluster,
     backup: new Backup(backupDir, opts.runbook, cluster.server, now),

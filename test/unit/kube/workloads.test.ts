@@ -36,7 +36,7 @@ const REFUSED_BODY = JSON.stringify({
 const apiError = (code: number, body: unknown = '') => new ApiException(code, `HTTP ${code}`, body, {})
 
 function fakeKube(parts: { core?: Record<string, unknown>; apps?: Record<string, unknown> }): Kube {
-  return { kc: new KubeConfig(), core: parts.core ?? {}, apps: parts.apps ?? {} } as unknown as Kube
+  return { kc: new KubeConfig(), core: parts.core ?? {}, apps: parts.apps ?? {}, patchAs: (type: string) => ({ contentType: type }) } as unknown as Kube
 }
 
 /** A clock that only moves when the wait sleeps. */
