@@ -9,6 +9,7 @@ import { homedir } from 'node:os'
 import { delimiter, join, resolve } from 'node:path'
 import { KubeConfig, type Cluster, type Context, type User } from '@kubernetes/client-node'
 import { UsageError } from '../errors.ts'
+import { quoteValue } from '../token/shape.ts'
 import type { Env } from './flags.ts'
 
 export interface KubeConfigOptions {
@@ -87,7 +88,7 @@ function mergeFiles(paths: string[]): KubeConfig {
     try {
       one.loadFromFile(path)
     } catch (err) {
-      throw new UsageError(`kubeconfig ${path} cannot be read (${(err as Error).message}): fix or replace the file`, { cause: err })
+      throw kubeconfigError(path, err)
     }
     for (const c of one.getClusters()) if (!clusters.has(c.name)) clusters.set(c.name, c)
     for (const u of one.getUsers()) if (!users.has(u.name)) users.set(u.name, u)
@@ -97,6 +98,27 @@ function mergeFiles(paths: string[]): KubeConfig {
   const kc = new KubeConfig()
   kc.loadFromOptions({ clusters: [...clusters.values()], users: [...users.values()], contexts: [...contexts.values()], currentContext })
   return kc
+}
+
+/** client-node's own checks name a field or a duplicate name, never a value. */
+const FIELD_MESSAGE = /^(?:(?:clusters|users|contexts)\[\d+\][\w.]* is missing|Duplicate (?:cluster|user|context): [\w.:@/-]{1,253})$/
+
+/**
+ * A kubeconfig that cannot be loaded, described without its content: the
+ * YAML parser's message quotes the lines around the error, and a kubeconfig
+ * holds tokens, passwords and keys. Not even kept as the cause, which a debug
+ * print would show.
+ */
+export function kubeconfigError(path: string, err: unknown): UsageError {
+  const fix = 'fix or replace the file'
+  const { name, mark, code, message } = (err ?? {}) as { name?: unknown; mark?: { line?: unknown }; code?: unknown; message?: unknown }
+  if (name === 'YAMLException' || mark !== undefined) {
+    const line = typeof mark?.line === 'number' ? ` at line ${mark.line + 1}` : ''
+    return new UsageError(`kubeconfig ${path} is not valid YAML${line}: ${fix}`)
+  }
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return new UsageError(`kubeconfig ${path} cannot be read (${code}): ${fix}`)
+  if (typeof message === 'string' && FIELD_MESSAGE.test(message)) return new UsageError(`kubeconfig ${path} is not a valid kubeconfig (${message}): ${fix}`)
+  return new UsageError(`kubeconfig ${path} is not a valid kubeconfig: ${fix}`)
 }
 
 /**
@@ -124,7 +146,7 @@ function selectContext(kc: KubeConfig, wanted: string | undefined): void {
   const names = kc.getContexts().map((c) => c.name)
   const available = names.length > 0 ? `available contexts: ${names.join(', ')}` : 'the kubeconfig has no contexts'
   if (wanted !== undefined) {
-    if (!kc.getContextObject(wanted)) throw new UsageError(`context "${wanted}" not found in the kubeconfig; ${available}`)
+    if (!kc.getContextObject(wanted)) throw new UsageError(`context ${quoteValue(wanted)} not found in the kubeconfig; ${available}`)
     kc.setCurrentContext(wanted)
   } else if (!kc.getCurrentContext() || !kc.getContextObject(kc.getCurrentContext())) {
     const current = kc.getCurrentContext()
