@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util'
 import dotenv from 'dotenv'
 import { UsageError } from '../errors.ts'
 import { OutputFormats, type OutputFormat } from '../output.ts'
-import { looksLikeToken, quoteValue, TOKEN_HINT } from '../token/shape.ts'
+import { looksLikeToken, pathText, quoteValue, TOKEN_HINT } from '../token/shape.ts'
 
 export type Env = Readonly<Record<string, string | undefined>>
 
@@ -349,7 +349,7 @@ export function readEnvFile(path: string, givenBy: string | undefined): Record<s
     const code = (err as { code?: unknown }).code
     if (code === 'ENOENT' && givenBy === undefined) return undefined
     const why = code === 'ENOENT' ? 'does not exist' : `cannot be read (${String(code ?? err)})`
-    throw new UsageError(`env file ${path} (from ${givenBy ?? 'the default ./.env'}) ${why}: fix the path or leave out ${givenBy ?? 'the file'}`, {
+    throw new UsageError(`env file ${pathText(path)} (from ${givenBy ?? 'the default ./.env'}) ${why}: fix the path or leave out ${givenBy ?? 'the file'}`, {
       cause: err,
     })
   }

@@ -9,7 +9,7 @@ import { homedir } from 'node:os'
 import { delimiter, join, resolve } from 'node:path'
 import { KubeConfig, type Cluster, type Context, type User } from '@kubernetes/client-node'
 import { UsageError } from '../errors.ts'
-import { quoteValue } from '../token/shape.ts'
+import { pathText, quoteValue } from '../token/shape.ts'
 import type { Env } from './flags.ts'
 
 export interface KubeConfigOptions {
@@ -46,7 +46,7 @@ export function loadKubeConfigWithSource(
 
   if (opts.kubeconfig) {
     const path = resolve(cwd, opts.kubeconfig)
-    if (!existsSync(path)) throw new UsageError(`kubeconfig ${path} (from --kubeconfig) does not exist: fix the path`)
+    if (!existsSync(path)) throw new UsageError(`kubeconfig ${pathText(path)} (from --kubeconfig) does not exist: fix the path`)
     kc = mergeFiles([path])
     source = { kind: 'file', paths: [path] }
   } else if (env.KUBECONFIG) {
@@ -55,7 +55,7 @@ export function loadKubeConfigWithSource(
     const present = listed.filter((p) => existsSync(p))
     if (present.length === 0) {
       throw new UsageError(
-        `no file named in KUBECONFIG exists (${listed.join(', ')}): fix KUBECONFIG or pass --kubeconfig <path>`,
+        `no file named in KUBECONFIG exists (${listed.map(pathText).join(', ')}): fix KUBECONFIG or pass --kubeconfig <path>`,
       )
     }
     kc = mergeFiles(present)

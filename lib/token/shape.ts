@@ -54,3 +54,8 @@ function hasLongMixedCaseRun(text: string): boolean {
 export function quoteValue(value: string): string {
   return looksLikeToken(value) ? 'a value that looks like a token (not shown)' : `"${printable(value, 120)}"`
 }
+
+/** A path for a message: as it is, unless it looks like a token (a token pasted where a file name belongs). */
+export function pathText(path: string): string {
+  return looksLikeToken(path) ? 'a path that looks like a token (not shown)' : path
+}

@@ -168,6 +168,8 @@ const argumentRows: Array<[name: string, action: () => unknown, secret: string, 
   ['a raw token as a positional', () => parseCli(cli, { argv: [valid], env: {}, cwd: '/' }), valid, /looks like a token/],
   ['a wrapped token given to --secret', () => parseSecretRef(wrapped, 'default'), wrapped, /^--secret a value that looks like a token \(not shown\)/],
   ['a wrapped token after a namespace in --secret', () => parseSecretRef(`default/${wrapped}`, 'default'), wrapped, /looks like a token/],
+  ['a wrapped token given to --kubeconfig', () => loadKubeConfig({ kubeconfig: wrapped }, {}, { cwd: '/', homeDir: '/' }), wrapped, /^kubeconfig a path that looks like a token \(not shown\) \(from --kubeconfig\) does not exist/],
+  ['a wrapped token given to --env-file', () => parseCli(cli, { argv: ['--env-file', wrapped], env: {}, cwd: '/' }), wrapped, /^env file a path that looks like a token \(not shown\)/],
   ['an upper-case Secret name', () => parseSecretRef('default/MyToken', 'default'), 'never-matches', /is not a valid Secret name/],
 ]
 
