@@ -1,7 +1,14 @@
 // Every log line passes through a Redactor before it is printed: tokens are
 // replaced by their fingerprint, so output can be pasted into a ticket. Two
-// nets: anything shaped like a JWT, and the exact strings registered as
-// secrets (with their base64-wrapped form, which is how a Secret shows them).
+// nets, in one pass over the text:
+//  - shapes: anything shaped like a JWT (`eyJ…`), and base64 or base64url of
+//    one (`ZXlK…`, the way a Secret shows it), also when wrapped at any column
+//    (line breaks inside, as `base64` and YAML write it) or URL-encoded;
+//  - registered secrets that are not JWTs (a malformed token read from a
+//    Secret, a static password), in raw, base64, base64url and URL-encoded
+//    form, looked up in a Map.
+// A registered JWT needs no lookup to be found (the shape net finds every
+// form of it); the registry only saves hashing it again.
 import { normalizeToken } from './token/decode.ts'
 import { fingerprint } from './token/fingerprint.ts'
 
@@ -11,93 +18,340 @@ export interface RedactorOptions {
 }
 
 /**
- * Runs of base64url characters and dots: the only places a JWT can be. The
- * class has no alternatives, so matching is linear in the text length; a
- * pattern like /eyJ[\w-]+\.[\w-]+\.[\w-]+/ is quadratic on "eyJeyJeyJ…".
+ * Candidate runs: base64/base64url/URL-escape characters and dots, `=`
+ * padding only at a run's end, continued across a line break (plus
+ * indentation) so wrapped base64 is one run. Every part of the pattern starts
+ * with a character no other part can take at that point, so the engine never
+ * backtracks more than a character: matching is linear in the text.
  */
-const BASE64URL_OR_DOT_RUN = /[A-Za-z0-9_.-]+/g
-// base64url('{"'): the start of every JWT header.
+const RUN = /[A-Za-z0-9+/_.%-]+={0,2}(?:\r?\n[ \t]*[A-Za-z0-9+/_.%-]+={0,2})*/g
+/** What the view of a run drops (line breaks of wrapping) or unescapes (the URL escapes of base64's own characters). */
+const VIEW_EDITS = /\r?\n[ \t]*|%(?:2[BbFf]|3[Dd])/g
+const UNESCAPED: Readonly<Record<string, string>> = { '2b': '+', '2f': '/', '3d': '=' }
+// base64url('{"'): the start of every JWT header; base64 of that: the start of every base64-wrapped JWT.
 const JWT_START = 'eyJ'
+const WRAPPED_JWT_START = 'ZXlK'
+/** A registered non-JWT form is found by its first characters; shorter secrets are searched for as plain substrings. */
+const KEY_LENGTH = 8
+/** A registered form the run scan can find: one run, whose `=` can only be padding. */
+const RUN_SHAPED = /^[A-Za-z0-9+/_.%-]+={0,2}$/
+
+type Replacement = string
 
 export class Redactor {
   readonly showTokens: boolean
-  /** Secret string → its replacement text. */
-  #secrets = new Map<string, string>()
-  /** The same, longest first so no secret is cut by a shorter one; sorted lazily, once per batch of registrations. */
-  #ordered: Array<[string, string]> | undefined
+  /** Compact JWT → its replacement, for registered tokens. */
+  #tokens = new Map<string, Replacement>()
+  /** Registered non-JWT forms, by their first KEY_LENGTH characters (as the run's view shows them); longest first. */
+  #byKey = new Map<string, Array<[form: string, replacement: Replacement]>>()
+  /** Registered forms no run can hold whole (spaces, `=` inside, under KEY_LENGTH characters): searched for as substrings. */
+  #loose = new Map<string, Replacement>()
 
   constructor(options: RedactorOptions = {}) {
     this.showTokens = options.showTokens ?? false
   }
 
   /**
-   * Registers a secret to hide wherever it appears, in raw and in base64 form.
-   * A token (raw or base64-wrapped) is named by the fingerprint of its compact
-   * form, so both forms read the same in the output.
+   * Registers a secret to hide wherever it appears. A token (raw,
+   * base64-wrapped or after `Bearer `) is named by the fingerprint of its
+   * compact form, so all its forms read the same in the output.
    */
   register(secret: string): void {
     const trimmed = secret.trim()
     if (trimmed === '') return
-    const compact = compactOrSelf(trimmed)
-    const replacement = replacementFor(compact)
-    const forms = [trimmed, compact, Buffer.from(compact).toString('base64'), Buffer.from(compact).toString('base64url')]
-    for (const form of forms) this.#secrets.set(form, replacement)
-    this.#ordered = undefined
+    const compact = compactOf(trimmed)
+    if (compact !== undefined) {
+      this.#tokens.set(compact, replacementFor(compact))
+      return
+    }
+    const replacement = replacementFor(trimmed)
+    const base64 = Buffer.from(trimmed).toString('base64')
+    const forms = [trimmed, base64, Buffer.from(trimmed).toString('base64url'), encodeURIComponent(trimmed), encodeURIComponent(base64)]
+    for (const form of new Set(forms)) this.#addForm(form, replacement)
+  }
+
+  #addForm(written: string, replacement: Replacement): void {
+    if (written.length < KEY_LENGTH || !RUN_SHAPED.test(written)) {
+      this.#loose.set(written, replacement)
+      return
+    }
+    // Runs are compared in their view, so the form is stored as its view shows it.
+    const form = viewOf(written)
+    const key = form.slice(0, KEY_LENGTH)
+    const bucket = this.#byKey.get(key) ?? []
+    if (bucket.some(([known]) => known === form)) return
+    bucket.push([form, replacement])
+    bucket.sort(([a], [b]) => b.length - a.length)
+    this.#byKey.set(key, bucket)
   }
 
   redact(text: string): string {
     if (this.showTokens) return text
-    this.#ordered ??= [...this.#secrets].sort(([a], [b]) => b.length - a.length)
     let result = text
-    for (const [secret, replacement] of this.#ordered) {
-      if (result.includes(secret)) result = result.split(secret).join(replacement)
+    // Rare (odd secrets only), so a search per form is affordable here.
+    for (const [form, replacement] of this.#loose) {
+      if (result.includes(form)) result = result.split(form).join(replacement)
     }
-    return redactJwtShapes(result)
+    return result.replace(RUN, (run) => this.#redactRun(run))
+  }
+
+  #redactRun(run: string): string {
+    const view = viewOfRun(run)
+    const { text } = view
+    const hasShapes = text.includes(JWT_START) || text.includes(WRAPPED_JWT_START)
+    if (!hasShapes && (this.#byKey.size === 0 || text.length < KEY_LENGTH)) return run
+    const spans: Span[] = []
+    if (hasShapes) {
+      this.#findWrappedJwts(view, spans)
+      findJwts(text, view.pieces, (from, to, jwt) => spans.push({ from, to, replacement: this.#replacementOf(jwt) }))
+    }
+    if (this.#byKey.size > 0) this.#findRegistered(view, spans)
+    return spans.length === 0 ? run : applySpans(run, view, spans)
+  }
+
+  #replacementOf(compact: string): Replacement {
+    return this.#tokens.get(compact) ?? replacementFor(compact)
+  }
+
+  /**
+   * base64 (or base64url) of a JWT: from each `ZXlK`, decode to the end of the
+   * base64 stretch and look for a JWT in the bytes. Decoding is aligned to the
+   * 4-character quantum, so one decode per alignment serves every `ZXlK` of a
+   * stretch: at most four decodes of it, whatever it holds.
+   */
+  #findWrappedJwts(view: RunView, spans: Span[]): void {
+    const { text, pieces } = view
+    let anchor = text.indexOf(WRAPPED_JWT_START)
+    let piece = 0
+    while (anchor !== -1) {
+      while ((pieces[piece]?.[1] ?? Infinity) <= anchor) piece++
+      const end = base64End(text, anchor, pieces[wrappedBlockEnd(pieces, piece)]?.[1] ?? text.length)
+      const decodedFrom = new Set<number>()
+      for (let at = anchor; at !== -1 && at < end; at = text.indexOf(WRAPPED_JWT_START, at + 1)) {
+        const alignment = (at - anchor) % 4
+        if (decodedFrom.has(alignment)) continue
+        decodedFrom.add(alignment)
+        const decoded = Buffer.from(text.slice(at, end), 'base64').toString('latin1')
+        findJwts(decoded, [[0, decoded.length]], (from, to, jwt) => {
+          // `echo $TOKEN | base64` encodes a line break after it: hide that quantum too.
+          const spanEnd = onlySpaceFrom(decoded, to) ? end : Math.min(end, at + Math.ceil(to / 3) * 4)
+          spans.push({ from: at + Math.floor(from / 3) * 4, to: spanEnd === end ? paddingEnd(text, end) : spanEnd, replacement: this.#replacementOf(jwt) })
+        })
+      }
+      anchor = text.indexOf(WRAPPED_JWT_START, end)
+    }
+  }
+
+  /** Registered forms starting at a word boundary of the view: a piece's start, or after a character that is not a letter or digit. */
+  #findRegistered(view: RunView, spans: Span[]): void {
+    const { text } = view
+    const pieceStarts = new Set(view.pieces.map(([start]) => start))
+    for (let at = 0; at + KEY_LENGTH <= text.length; at++) {
+      if (at > 0 && !pieceStarts.has(at) && isAlphanumeric(text.charCodeAt(at - 1))) continue
+      const bucket = this.#byKey.get(text.slice(at, at + KEY_LENGTH))
+      const hit = bucket?.find(([form]) => text.startsWith(form, at))
+      if (!hit) continue
+      spans.push({ from: at, to: at + hit[0].length, replacement: hit[1] })
+      at += hit[0].length - 1
+    }
   }
 }
 
-/** Replaces every JWT-shaped substring of `text` with its fingerprint, with no registry. */
+/** Replaces every JWT-shaped substring of `text` (and base64 of one) with its fingerprint, with no registry. */
 export function redactJwtShapes(text: string): string {
-  if (!text.includes(JWT_START)) return text
-  return text.replace(BASE64URL_OR_DOT_RUN, redactRun)
+  return SHAPES_ONLY.redact(text)
+}
+
+const SHAPES_ONLY = new Redactor()
+
+// ---------------------------------------------------------------------------
+// Runs and their views
+
+/**
+ * A run as the nets read it: without the line breaks of wrapping and with
+ * %2B %2F %3D unescaped. `origin[i]` is where view character i starts in the
+ * run and `originEnd[i]` where it ends (undefined: the view is the run).
+ */
+interface RunView {
+  readonly text: string
+  /** [start, end) of each line's piece, in view positions: a raw JWT never spans two. */
+  readonly pieces: ReadonlyArray<readonly [number, number]>
+  readonly origin?: Int32Array
+  readonly originEnd?: Int32Array
+}
+
+function viewOfRun(run: string): RunView {
+  if (!run.includes('\n') && !run.includes('%')) return { text: run, pieces: [[0, run.length]] }
+  const origin = new Int32Array(run.length)
+  const originEnd = new Int32Array(run.length)
+  const pieces: Array<[number, number]> = []
+  let text = ''
+  let pieceStart = 0
+  let copied = 0
+  const copy = (until: number) => {
+    for (let i = copied; i < until; i++) {
+      origin[text.length + i - copied] = i
+      originEnd[text.length + i - copied] = i + 1
+    }
+    text += run.slice(copied, until)
+  }
+  for (const match of run.matchAll(VIEW_EDITS)) {
+    copy(match.index)
+    const edit = match[0]
+    if (edit.startsWith('%')) {
+      origin[text.length] = match.index
+      originEnd[text.length] = match.index + edit.length
+      text += UNESCAPED[edit.slice(1).toLowerCase()] ?? ''
+    } else {
+      pieces.push([pieceStart, text.length])
+      pieceStart = text.length
+    }
+    copied = match.index + edit.length
+  }
+  copy(run.length)
+  pieces.push([pieceStart, text.length])
+  return { text, pieces, origin, originEnd }
+}
+
+/** The same unescaping for a registered form, so it compares with views. */
+function viewOf(form: string): string {
+  return form.replace(/%(?:2[BbFf]|3[Dd])/g, (escape) => UNESCAPED[escape.slice(1).toLowerCase()] ?? escape)
+}
+
+interface Span {
+  /** [from, to) in view positions. */
+  readonly from: number
+  readonly to: number
+  readonly replacement: Replacement
+}
+
+/** The run with the spans (earliest first; of two that overlap, the earlier or longer wins) replaced. */
+function applySpans(run: string, view: RunView, spans: Span[]): string {
+  spans.sort((a, b) => a.from - b.from || b.to - a.to)
+  const toRun = (position: number) => view.origin?.[position] ?? position
+  const endInRun = (position: number) => view.originEnd?.[position - 1] ?? position
+  let output = ''
+  let copied = 0
+  let covered = 0
+  for (const span of spans) {
+    if (span.from < covered) continue
+    output += run.slice(copied, toRun(span.from)) + span.replacement
+    copied = endInRun(span.to)
+    covered = span.to
+  }
+  return output + run.slice(copied)
+}
+
+// ---------------------------------------------------------------------------
+// JWT shapes
+
+const DOT = 0x2e
+
+function isBase64urlChar(code: number): boolean {
+  return isAlphanumeric(code) || code === 0x2d /* - */ || code === 0x5f /* _ */
+}
+
+function isAlphanumeric(code: number): boolean {
+  return (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a)
+}
+
+function segmentEnd(text: string, from: number, limit: number): number {
+  let at = from
+  while (at < limit && isBase64urlChar(text.charCodeAt(at))) at++
+  return at
 }
 
 /**
- * Within one run, a JWT is a segment containing "eyJ" (from there on) plus the
- * two segments after it; the signature may be empty (an unsigned token is
- * still a token). Over-matching is harmless here, missing one is not.
+ * Every JWT within one of the pieces of text (a raw JWT is never wrapped):
+ * `eyJ` and the rest of its segment, a non-empty claims segment and a
+ * signature segment, which may be empty (an unsigned token is still a token).
+ * Over-matching is harmless here, missing one is not. Each character is read
+ * at most twice.
  */
-function redactRun(run: string): string {
-  if (!run.includes(JWT_START)) return run
-  const segments = run.split('.')
-  const output: string[] = []
-  let index = 0
-  while (index < segments.length) {
-    const segment = segments[index] ?? ''
-    const start = segment.indexOf(JWT_START)
-    const claims = segments[index + 1]
-    const signature = segments[index + 2]
-    if (start === -1 || !claims || signature === undefined) {
-      output.push(segment)
-      index += 1
+function findJwts(text: string, pieces: RunView['pieces'], found: (start: number, end: number, jwt: string) => void): void {
+  let cursor = 0
+  let piece = 0
+  for (;;) {
+    const start = text.indexOf(JWT_START, cursor)
+    if (start === -1) return
+    while ((pieces[piece]?.[1] ?? Infinity) <= start) piece++
+    const limit = pieces[piece]?.[1] ?? text.length
+    if (start + JWT_START.length > limit) {
+      cursor = start + 1
       continue
     }
-    const token = `${segment.slice(start)}.${claims}.${signature}`
-    output.push(segment.slice(0, start) + replacementFor(token))
-    index += 3
+    const headerEnd = segmentEnd(text, start, limit)
+    if (text.charCodeAt(headerEnd) !== DOT || headerEnd >= limit) {
+      cursor = headerEnd
+      continue
+    }
+    const claimsEnd = segmentEnd(text, headerEnd + 1, limit)
+    if (claimsEnd === headerEnd + 1 || claimsEnd >= limit || text.charCodeAt(claimsEnd) !== DOT) {
+      cursor = headerEnd + 1
+      continue
+    }
+    const end = segmentEnd(text, claimsEnd + 1, limit)
+    found(start, end, text.slice(start, end))
+    cursor = end
   }
-  return output.join('.')
 }
 
-function replacementFor(token: string): string {
+function isBase64Char(code: number): boolean {
+  return isBase64urlChar(code) || code === 0x2b /* + */ || code === 0x2f /* / */
+}
+
+function base64End(text: string, from: number, limit: number): number {
+  let at = from
+  while (at < limit && isBase64Char(text.charCodeAt(at))) at++
+  return at
+}
+
+/** Longer than any column base64 is wrapped at: a piece this long is a whole value, not one line of a wrapped one. */
+const MAX_WRAP_COLUMN = 512
+
+/**
+ * The last piece of the wrapped base64 block that starts in piece `first`.
+ * Wrapping makes every line but the last one as long as the second (the
+ * first may be shorter: it can start after `token: `). Without this, the
+ * first word of the line after a wrapped token would be decoded as part of
+ * it, changing its name and eating the word.
+ */
+function wrappedBlockEnd(pieces: RunView['pieces'], first: number): number {
+  const length = (index: number) => {
+    const piece = pieces[index]
+    return piece ? piece[1] - piece[0] : -1
+  }
+  const column = length(first + 1)
+  if (column === -1 || length(first) > MAX_WRAP_COLUMN) return first
+  // A shorter second line ends a two-line block.
+  if (column < length(first)) return first + 1
+  let last = first + 1
+  while (last + 1 < pieces.length && length(last) === column) last++
+  return last
+}
+
+function onlySpaceFrom(text: string, from: number): boolean {
+  let at = from
+  while (at < text.length && /\s/.test(text.charAt(at))) at++
+  return at === text.length
+}
+
+/** `end` plus up to two `=` of padding. */
+function paddingEnd(text: string, end: number): number {
+  let at = end
+  while (at < end + 2 && text[at] === '=') at++
+  return at
+}
+
+function replacementFor(token: string): Replacement {
   return `<redacted token ${fingerprint(token)}>`
 }
 
-function compactOrSelf(secret: string): string {
+/** The compact JWT of a registered token, or undefined for any other secret. */
+function compactOf(secret: string): string | undefined {
   try {
     return normalizeToken(secret)
   } catch {
-    // Not a token: hide the string itself.
-    return secret
+    return undefined
   }
 }

@@ -3,6 +3,7 @@
 // classifier needs. Pure: the reads live in lib/kube/token-secrets.ts.
 import type { V1Secret, V1ServiceAccount } from '@kubernetes/client-node'
 import { UsageError } from './errors.ts'
+import { looksLikeToken, quoteValue, TOKEN_HINT } from './token/shape.ts'
 import type { SecretFacts } from './token/status.ts'
 
 export const TOKEN_SECRET_TYPE = 'kubernetes.io/service-account-token'
@@ -15,12 +16,43 @@ export type Scope = { all: true } | { all: false; namespace: string }
 
 export const secretKey = (s: { metadata?: { namespace?: string; name?: string } }) => `${s.metadata?.namespace}/${s.metadata?.name}`
 
-/** Parses `<namespace>/<name>`; a bare name takes `defaultNamespace`. */
+/**
+ * Parses `<namespace>/<name>`; a bare name takes `defaultNamespace`. Both are
+ * checked as the API server would (a namespace is a DNS-1123 label, a Secret
+ * name a DNS-1123 subdomain) before anything is sent: a value that is not a
+ * name (a pasted token, say) would otherwise travel in a URL into the API
+ * server's audit log and come back in its "not found" error.
+ */
 export function parseSecretRef(ref: string, defaultNamespace: string): { namespace: string; name: string } {
+  const quoted = `--secret ${quoteValue(ref)}`
+  if (looksLikeToken(ref)) throw new UsageError(`${quoted} is not <namespace>/<name>; ${TOKEN_HINT}, and name Secrets like kube-system/my-token`)
   const parts = ref.split('/')
-  if (parts.length === 1 && parts[0]) return { namespace: defaultNamespace, name: parts[0] }
-  if (parts.length === 2 && parts[0] && parts[1]) return { namespace: parts[0], name: parts[1] }
-  throw new UsageError(`--secret ${ref} is not <namespace>/<name>: write it like kube-system/my-token`)
+  const [first, second] = parts
+  const parsed =
+    parts.length === 1 && first ? { namespace: defaultNamespace, name: first } : parts.length === 2 && first && second ? { namespace: first, name: second } : undefined
+  if (!parsed) throw new UsageError(`${quoted} is not <namespace>/<name>: write it like kube-system/my-token`)
+  if (!isDns1123Label(parsed.namespace)) {
+    throw new UsageError(`${quoted}: namespace ${quoteValue(parsed.namespace)} is not a valid namespace name (${LABEL_RULE}); write it like kube-system/my-token`)
+  }
+  if (!isDns1123Subdomain(parsed.name)) {
+    throw new UsageError(`${quoted}: ${quoteValue(parsed.name)} is not a valid Secret name (${SUBDOMAIN_RULE}); write it like kube-system/my-token`)
+  }
+  return parsed
+}
+
+const LABEL_RULE = "at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit"
+const SUBDOMAIN_RULE = "at most 253 lowercase letters, digits, '-' and '.', each dot-separated part starting and ending with a letter or digit"
+// The length is checked first, so these run on at most 253 characters.
+const DNS1123_LABEL = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?$/
+
+/** k8s.io/apimachinery validation.IsDNS1123Label: what a namespace name must be. */
+export function isDns1123Label(value: string): boolean {
+  return value.length <= 63 && DNS1123_LABEL.test(value)
+}
+
+/** k8s.io/apimachinery validation.IsDNS1123Subdomain: what a Secret name must be. */
+export function isDns1123Subdomain(value: string): boolean {
+  return value.length <= 253 && value.split('.').every((part) => part !== '' && DNS1123_LABEL.test(part))
 }
 
 /** The token a Secret holds, or undefined while the tokens controller has not filled it. */

@@ -12,7 +12,6 @@
 import { readFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
-import { text } from 'node:stream/consumers'
 import type { KubeConfig, V1ConfigMap, V1DaemonSet, V1Pod, V1Secret } from '@kubernetes/client-node'
 import { Backup, defaultBackupRoot, timestampDirName, type SavedCopy } from '../lib/backup.ts'
 import { CNI_SERVICE_ACCOUNTS, assessCniToken, type CniTokenExpectation } from '../lib/calico/assess.ts'
@@ -23,7 +22,8 @@ import { CALICO_CONF_NAMES, planNodeRewrite } from '../lib/calico/node-files.ts'
 import { CALICO_KUBECONFIG_NAME } from '../lib/calico/kubeconfig.ts'
 import { SERVICEACCOUNT_TOKEN_PLACEHOLDER, TokenEncoding, TokenValueKind } from '../lib/calico/token-value.ts'
 import type { Session } from '../lib/cli/session.ts'
-import { defineCli, loadKubeConfig, runbookMain, runMain, type MainIO, type ParsedCli, type Main } from '../lib/cli/index.ts'
+import { readTokenFile } from '../lib/cli/inputs.ts'
+import { defineCli, loadKubeConfig, runbookMain, runMain, type ParsedCli, type Main } from '../lib/cli/index.ts'
 import { mapLimit } from '../lib/concurrency.ts'
 import { connectionArgs, createTicker, kubectlCommand, Modes, resolveMode, shellQuote, type Mode, type Runbook } from '../lib/engine/index.ts'
 import { DomainError, UsageError } from '../lib/errors.ts'
@@ -1104,16 +1104,6 @@ async function loadKeyFile(path: string): Promise<VerificationKey[]> {
   return loadPublicKeysFromPem(content, path)
 }
 
-async function readTokenFile(path: string, stdin: MainIO['stdin']): Promise<string> {
-  let raw: string
-  try {
-    raw = path === '-' ? await text(stdin) : await readFile(path, 'utf8')
-  } catch (err) {
-    throw new UsageError(`cannot read --token-file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}; check the path`)
-  }
-  if (raw.trim() === '') throw new UsageError(`--token-file ${path} is empty: write the token into it`)
-  return normalizeToken(raw)
-}
 
 /** Flag combinations that cannot work, refused before anything runs. */
 export function validateFlags(flags: Flags): void {
@@ -1220,7 +1210,7 @@ export const main: Main = (io) =>
       if (scopeFlags.length > 0) output.info(`note: ${scopeFlags.join(', ')} ignored: fix-calico works in Calico's own namespace (kube-system or calico-system), found by detection`)
       const nodeLocal = flags.cniConfDir !== undefined
       const offline = flags.offline || (nodeLocal && flags.tokenFile !== undefined && flags.keyFile.length > 0)
-      const givenToken = flags.tokenFile !== undefined ? await readTokenFile(flags.tokenFile, io.stdin) : undefined
+      const givenToken = flags.tokenFile !== undefined ? normalizeToken(await readTokenFile(flags.tokenFile, io.stdin)) : undefined
       if (givenToken) {
         ;(redactor as Redactor).register(givenToken)
         const namespace = describeToken(decodeToken(givenToken)).namespace

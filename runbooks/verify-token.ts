@@ -4,8 +4,8 @@
 // server (TokenReview, the classic bearer GET, SelfSubjectReview), and gives
 // every token a status and a reason that ends with the fix.
 import { readFile } from 'node:fs/promises'
-import { text } from 'node:stream/consumers'
 import type { Session } from '../lib/cli/session.ts'
+import { readTokenFile } from '../lib/cli/inputs.ts'
 import { defineCli, loadKubeConfig, namespaceScope, runbookMain, runMain, type MainIO, type ParsedCli, type Main } from '../lib/cli/index.ts'
 import { mapLimit } from '../lib/concurrency.ts'
 import { kubectlCommand, type Runbook } from '../lib/engine/index.ts'
@@ -209,16 +209,6 @@ function countStatuses(results: TokenInspection[]): string {
   return [...counts].map(([status, n]) => `${n} ${status}`).join(', ') || 'no tokens'
 }
 
-async function readTokenFile(path: string, stdin: MainIO['stdin']): Promise<string> {
-  let raw: string
-  try {
-    raw = path === '-' ? await text(stdin) : await readFile(path, 'utf8')
-  } catch (err) {
-    throw new UsageError(`cannot read --token-file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}; check the path`)
-  }
-  if (raw.trim() === '') throw new UsageError(`--token-file ${path} is empty: write the token into it, or pass it with --token`)
-  return raw
-}
 
 async function readKeyFile(path: string): Promise<string> {
   try {

@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util'
 import dotenv from 'dotenv'
 import { UsageError } from '../errors.ts'
 import { OutputFormats, type OutputFormat } from '../output.ts'
+import { looksLikeToken, pathText, quoteValue, TOKEN_HINT } from '../token/shape.ts'
 
 export type Env = Readonly<Record<string, string | undefined>>
 
@@ -100,7 +101,16 @@ export const COMMON_FLAGS = [
     default: 'text',
     description: 'Result format on stdout; json prints one JSON document.',
   },
-  { name: 'show-token', type: 'boolean', description: 'Print tokens in full instead of redacted (logs will keep them).' },
+  {
+    name: 'show-token',
+    type: 'boolean',
+    // Only an explicit flag turns redaction off: an exported variable or a
+    // forgotten line in a .env file (inherited by child runbooks) would do it
+    // silently for every run.
+    env: false,
+    envHelp: 'none: command line only, never the environment or an env file',
+    description: 'Print tokens in full instead of redacted (logs will keep them).',
+  },
   {
     name: 'request-timeout',
     type: 'string',
@@ -254,6 +264,7 @@ export function parseCli<const F extends readonly FlagSpec[]>(spec: CliSpec<F>, 
     // Unknown short flags arrive under their letter: look the alias up too.
     const flag = byName.get(token.name) ?? byAlias.get(token.name)
     if (!flag || (token.rawName.startsWith('--') && flag.name !== token.name)) {
+      if (looksLikeToken(token.rawName)) throw new UsageError(`unknown flag that looks like a token (not shown); ${TOKEN_HINT}`)
       throw new UsageError(`unknown flag ${token.rawName}${suggestion(token.rawName, flags)}`)
     }
     const entry = raw.get(flag.name) ?? { rawName: token.rawName, values: [], present: false }
@@ -268,7 +279,8 @@ export function parseCli<const F extends readonly FlagSpec[]>(spec: CliSpec<F>, 
       continue
     }
     if (value === undefined || (!token.inlineValue && value.startsWith('-') && value !== '-')) {
-      const got = value === undefined ? '' : ` (got the flag ${value}; a value that starts with "-" is written --${flag.name}=${value})`
+      const got =
+        value === undefined ? '' : looksLikeToken(value) ? ` (got ${quoteValue(value)})` : ` (got the flag ${value}; a value that starts with "-" is written --${flag.name}=${value})`
       throw new UsageError(`flag ${token.rawName} needs a value: ${usageOf(flag)}${got}`)
     }
     entry.values.push(value)
@@ -296,12 +308,11 @@ export function parseCli<const F extends readonly FlagSpec[]>(spec: CliSpec<F>, 
   const expected = spec.positionals ?? []
   const variadic = expected.at(-1)?.variadic === true
   if (positionals.length > expected.length && !variadic) {
-    const extra = positionals[expected.length]
-    throw new UsageError(
-      expected.length === 0
-        ? `unexpected argument "${extra}": ${spec.name} takes flags only`
-        : `unexpected argument "${extra}": ${spec.name} takes ${expected.map((p) => `<${p.name}>`).join(' ')}`,
-    )
+    const extra = positionals[expected.length] ?? ''
+    const takes = expected.length === 0 ? 'flags only' : expected.map((p) => `<${p.name}>`).join(' ')
+    // A forgotten --token-file puts the token here: describe it, never echo it.
+    const hint = looksLikeToken(extra) ? `; ${TOKEN_HINT}` : ''
+    throw new UsageError(`unexpected argument ${quoteValue(extra)}: ${spec.name} takes ${takes}${hint}`)
   }
   const missing = expected.find((p, i) => p.required && positionals[i] === undefined)
   if (missing) throw new UsageError(`missing argument <${missing.name}>: ${missing.description}`)
@@ -369,7 +380,7 @@ export function readEnvFile(path: string, givenBy: string | undefined): Record<s
     const code = (err as { code?: unknown }).code
     if (code === 'ENOENT' && givenBy === undefined) return undefined
     const why = code === 'ENOENT' ? 'does not exist' : `cannot be read (${String(code ?? err)})`
-    throw new UsageError(`env file ${path} (from ${givenBy ?? 'the default ./.env'}) ${why}: fix the path or leave out ${givenBy ?? 'the file'}`, {
+    throw new UsageError(`env file ${pathText(path)} (from ${givenBy ?? 'the default ./.env'}) ${why}: fix the path or leave out ${givenBy ?? 'the file'}`, {
       cause: err,
     })
   }
@@ -410,12 +421,12 @@ function convert(flag: FlagSpec, texts: string[], where: string, fromEnv: boolea
       const text = (texts.at(-1) ?? '').toLowerCase()
       if (TRUE.has(text)) return true
       if (FALSE.has(text)) return false
-      throw new UsageError(`${where}: "${texts.at(-1)}" is not a boolean; use true or false`)
+      throw new UsageError(`${where}: ${quoteValue(texts.at(-1) ?? '')} is not a boolean; use true or false`)
     }
     case 'number': {
       const text = texts.at(-1) ?? ''
       const n = Number(text)
-      if (text.trim() === '' || !Number.isFinite(n)) throw new UsageError(`${where}: "${text}" is not a number`)
+      if (text.trim() === '' || !Number.isFinite(n)) throw new UsageError(`${where}: ${quoteValue(text)} is not a number`)
       return n
     }
     case 'string': {
@@ -434,7 +445,7 @@ function convert(flag: FlagSpec, texts: string[], where: string, fromEnv: boolea
 
 function checkAllowed(flag: FlagSpec, value: string, where: string): void {
   if (flag.allowed && !flag.allowed.includes(value)) {
-    throw new UsageError(`${where}: "${value}" is not allowed; allowed values are ${flag.allowed.join(', ')}`)
+    throw new UsageError(`${where}: ${quoteValue(value)} is not allowed; allowed values are ${flag.allowed.join(', ')}`)
   }
 }
 

@@ -10,6 +10,7 @@ import { delimiter, join, resolve } from 'node:path'
 import type { Cluster, Context, KubeConfig, User } from '@kubernetes/client-node'
 import { loadClientNode } from '../kube/clients.ts'
 import { UsageError } from '../errors.ts'
+import { pathText, quoteValue } from '../token/shape.ts'
 import type { Env } from './flags.ts'
 
 export interface KubeConfigOptions {
@@ -48,7 +49,7 @@ export async function loadKubeConfigWithSource(
 
   if (opts.kubeconfig) {
     const path = resolve(cwd, opts.kubeconfig)
-    if (!existsSync(path)) throw new UsageError(`kubeconfig ${path} (from --kubeconfig) does not exist: fix the path`)
+    if (!existsSync(path)) throw new UsageError(`kubeconfig ${pathText(path)} (from --kubeconfig) does not exist: fix the path`)
     kc = mergeFiles([path], newKubeConfig)
     source = { kind: 'file', paths: [path] }
   } else if (env.KUBECONFIG) {
@@ -57,7 +58,7 @@ export async function loadKubeConfigWithSource(
     const present = listed.filter((p) => existsSync(p))
     if (present.length === 0) {
       throw new UsageError(
-        `no file named in KUBECONFIG exists (${listed.join(', ')}): fix KUBECONFIG or pass --kubeconfig <path>`,
+        `no file named in KUBECONFIG exists (${listed.map(pathText).join(', ')}): fix KUBECONFIG or pass --kubeconfig <path>`,
       )
     }
     kc = mergeFiles(present, newKubeConfig)
@@ -90,7 +91,7 @@ function mergeFiles(paths: string[], newKubeConfig: () => KubeConfig): KubeConfi
     try {
       one.loadFromFile(path)
     } catch (err) {
-      throw new UsageError(`kubeconfig ${path} cannot be read (${(err as Error).message}): fix or replace the file`, { cause: err })
+      throw kubeconfigError(path, err)
     }
     for (const c of one.getClusters()) if (!clusters.has(c.name)) clusters.set(c.name, c)
     for (const u of one.getUsers()) if (!users.has(u.name)) users.set(u.name, u)
@@ -100,6 +101,27 @@ function mergeFiles(paths: string[], newKubeConfig: () => KubeConfig): KubeConfi
   const kc = newKubeConfig()
   kc.loadFromOptions({ clusters: [...clusters.values()], users: [...users.values()], contexts: [...contexts.values()], currentContext })
   return kc
+}
+
+/** client-node's own checks name a field or a duplicate name, never a value. */
+const FIELD_MESSAGE = /^(?:(?:clusters|users|contexts)\[\d+\][\w.]* is missing|Duplicate (?:cluster|user|context): [\w.:@/-]{1,253})$/
+
+/**
+ * A kubeconfig that cannot be loaded, described without its content: the
+ * YAML parser's message quotes the lines around the error, and a kubeconfig
+ * holds tokens, passwords and keys. Not even kept as the cause, which a debug
+ * print would show.
+ */
+export function kubeconfigError(path: string, err: unknown): UsageError {
+  const fix = 'fix or replace the file'
+  const { name, mark, code, message } = (err ?? {}) as { name?: unknown; mark?: { line?: unknown }; code?: unknown; message?: unknown }
+  if (name === 'YAMLException' || mark !== undefined) {
+    const line = typeof mark?.line === 'number' ? ` at line ${mark.line + 1}` : ''
+    return new UsageError(`kubeconfig ${path} is not valid YAML${line}: ${fix}`)
+  }
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return new UsageError(`kubeconfig ${path} cannot be read (${code}): ${fix}`)
+  if (typeof message === 'string' && FIELD_MESSAGE.test(message)) return new UsageError(`kubeconfig ${path} is not a valid kubeconfig (${message}): ${fix}`)
+  return new UsageError(`kubeconfig ${path} is not a valid kubeconfig: ${fix}`)
 }
 
 /**
@@ -126,7 +148,7 @@ function selectContext(kc: KubeConfig, wanted: string | undefined): void {
   const names = kc.getContexts().map((c) => c.name)
   const available = names.length > 0 ? `available contexts: ${names.join(', ')}` : 'the kubeconfig has no contexts'
   if (wanted !== undefined) {
-    if (!kc.getContextObject(wanted)) throw new UsageError(`context "${wanted}" not found in the kubeconfig; ${available}`)
+    if (!kc.getContextObject(wanted)) throw new UsageError(`context ${quoteValue(wanted)} not found in the kubeconfig; ${available}`)
     kc.setCurrentContext(wanted)
   } else if (!kc.getCurrentContext() || !kc.getContextObject(kc.getCurrentContext())) {
     const current = kc.getCurrentContext()

@@ -1,7 +1,7 @@
 // Gathers every fact about one token (offline signature, live checks, its
 // Secret) and hands them to the pure classifier. The result is safe to print:
 // it never holds the token itself.
-import { decodeToken, InvalidTokenError } from '../token/decode.ts'
+import { decodeToken, InvalidTokenError, UnacceptableTokenError, type DecodedToken } from '../token/decode.ts'
 import { describeToken, type TokenDescription } from '../token/describe.ts'
 import { fingerprint } from '../token/fingerprint.ts'
 import type { VerificationKey } from '../token/keys.ts'
@@ -14,8 +14,10 @@ import { probeWithBearer, reviewToken, selfSubjectReview, type BearerProbeResult
 export const UnclassifiedStatus = {
   /** The Secret holds no token yet: the tokens controller has not filled it. */
   pending: 'pending',
-  /** What the Secret holds is not a JWT. */
+  /** Not a JWT, or one no Kubernetes issuer can have produced (an unknown alg, a time claim that is not a NumericDate). */
   malformed: 'malformed',
+  /** A JWT made to pass a careless verifier: unsigned (alg none) or HMAC-signed. */
+  forged: 'forged',
 } as const
 export type InspectionStatus = TokenStatus | (typeof UnclassifiedStatus)[keyof typeof UnclassifiedStatus]
 
@@ -43,8 +45,23 @@ export interface InspectOptions {
   now: Date
 }
 
+/**
+ * A JWT no issuer can have signed (alg none, HMAC, wrong-typed exp) gets a
+ * status, exit 1, whether it was passed directly or found in a Secret: the
+ * question "is this token good?" has an answer (no), and the same token
+ * must get the same verdict wherever it is found. Only input that is no JWT
+ * at all stays a usage error when passed directly (exit 2: a paste went
+ * wrong); inspectStoredToken makes that `malformed` too, since what the
+ * cluster holds is data, not something the operator typed.
+ */
 export async function inspectToken(source: string, compact: string, opts: InspectOptions): Promise<TokenInspection> {
-  const decoded = decodeToken(compact)
+  let decoded: DecodedToken
+  try {
+    decoded = decodeToken(compact)
+  } catch (err) {
+    if (err instanceof UnacceptableTokenError) return unacceptable(source, compact, err, opts)
+    throw err
+  }
   const description = describeToken(decoded)
   const signature = opts.keys && opts.keys.length > 0 ? await verifySignature(decoded, opts.keys) : undefined
   const live = opts.kube ? await liveChecks(opts.kube, decoded.compact, description) : undefined
@@ -82,6 +99,16 @@ export async function inspectStoredToken(source: string, compact: string, opts: 
       fingerprint: fingerprint(compact),
       ...(opts.secret ? { secret: opts.secret } : {}),
     }
+  }
+}
+
+function unacceptable(source: string, compact: string, err: UnacceptableTokenError, opts: InspectOptions): TokenInspection {
+  return {
+    source,
+    status: err.verdict === 'forged' ? UnclassifiedStatus.forged : UnclassifiedStatus.malformed,
+    reason: `${err.message}${opts.secret ? '; then run regenerate-tokens to replace the stored value' : ''}.`,
+    fingerprint: fingerprint(compact),
+    ...(opts.secret ? { secret: opts.secret } : {}),
   }
 }
 

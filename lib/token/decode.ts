@@ -9,6 +9,24 @@ export class InvalidTokenError extends UsageError {
   override name = 'InvalidTokenError'
 }
 
+/**
+ * A JWT that decodes but that no Kubernetes issuer can have produced (unsigned,
+ * HMAC, an unknown alg, a time claim that is not a NumericDate). Unlike a
+ * typo, this is a verdict about the token, so callers that judge tokens turn
+ * it into a status (see lib/kube/inspect-token.ts); elsewhere it is still an
+ * InvalidTokenError.
+ */
+export class UnacceptableTokenError extends InvalidTokenError {
+  override name = 'UnacceptableTokenError'
+  /** forged: made to pass a careless verifier (alg none, HMAC); malformed: anything else. */
+  readonly verdict: 'forged' | 'malformed'
+
+  constructor(message: string, verdict: 'forged' | 'malformed') {
+    super(message)
+    this.verdict = verdict
+  }
+}
+
 /** Service-account tokens are 1-2 KiB; anything near this limit is not one. */
 export const MAX_TOKEN_BYTES = 64 * 1024
 // The base64-wrapped form is 4/3 larger plus line breaks; checked before any work is done.
@@ -79,6 +97,7 @@ export function decodeToken(input: string): DecodedToken {
   const [encodedHeader = '', encodedClaims = '', encodedSignature = ''] = compact.split('.')
   const header = checkHeader(parseJsonSegment(encodedHeader, 'header'))
   const claims = parseJsonSegment(encodedClaims, 'claims')
+  checkTimeClaims(claims)
   if (encodedSignature === '') throw new InvalidTokenError(`token has an empty signature; ${COPY_AGAIN}`)
   return {
     compact,
@@ -167,7 +186,7 @@ function jsonTypeOf(value: unknown): string {
 
 function checkHeader(header: JsonObject): TokenHeader {
   const alg = Object.hasOwn(header, 'alg') ? header.alg : undefined
-  if (typeof alg !== 'string') throw new InvalidTokenError(`token header has no alg string; ${COPY_AGAIN}`)
+  if (typeof alg !== 'string') throw new UnacceptableTokenError(`token header has no alg string; ${GET_REAL_TOKEN}`, 'malformed')
   const kid = checkKeyId(header)
   const { alg: _alg, kid: _kid, ...otherParameters } = header
   return { ...otherParameters, alg: checkAlgorithm(alg), ...(kid === undefined ? {} : { kid }) }
@@ -176,18 +195,20 @@ function checkHeader(header: JsonObject): TokenHeader {
 function checkAlgorithm(alg: string): AsymmetricAlgorithm {
   // JOSE names are case-sensitive, but "None" and friends are a classic bypass attempt: name them too.
   if (alg.toLowerCase() === 'none') {
-    throw new InvalidTokenError(`token is unsigned (alg: none): service-account tokens are always signed; ${GET_REAL_TOKEN}`)
+    throw new UnacceptableTokenError(`token is unsigned (alg: none): service-account tokens are always signed; ${GET_REAL_TOKEN}`, 'forged')
   }
   if (/^HS\d+$/i.test(alg)) {
-    throw new InvalidTokenError(
+    throw new UnacceptableTokenError(
       `token is signed with HMAC (${alg.slice(0, 8)}): service-account tokens are signed with a private key (RS256/ES256); ` +
         `an HMAC token keyed with a public key is a known forgery, so ${GET_REAL_TOKEN}`,
+      'forged',
     )
   }
   const known = ASYMMETRIC_ALGORITHMS.find((candidate) => candidate === alg)
   if (known === undefined) {
-    throw new InvalidTokenError(
+    throw new UnacceptableTokenError(
       `token uses unsupported algorithm ${JSON.stringify(alg.slice(0, 20))}: service-account tokens use RS256 or ES256; pass a token issued by Kubernetes`,
+      'malformed',
     )
   }
   return known
@@ -198,6 +219,34 @@ function checkKeyId(header: JsonObject): string | undefined {
   const kid = Object.hasOwn(header, 'kid') ? header.kid : undefined
   if (kid === undefined || kid === '') return undefined
   // go-jose refuses such a header, so the apiserver can never accept this token.
-  if (typeof kid !== 'string') throw new InvalidTokenError(`token header kid is not a string; ${COPY_AGAIN}`)
+  if (typeof kid !== 'string') throw new UnacceptableTokenError(`token header kid is not a string; ${GET_REAL_TOKEN}`, 'malformed')
   return kid
+}
+
+// 9999-12-31T23:59:59Z: beyond it Date cannot print an ISO string.
+export const LATEST_NUMERIC_DATE = 253_402_300_799
+const TIME_CLAIMS = ['exp', 'nbf', 'iat'] as const
+
+/**
+ * exp, nbf and iat, when present, must be whole seconds since 1970, as
+ * Kubernetes always writes them. Read leniently, a string or negative exp
+ * would count as absent, which reads as "never expires": a forged token
+ * would fail open.
+ */
+function checkTimeClaims(claims: JsonObject): void {
+  for (const name of TIME_CLAIMS) {
+    if (!Object.hasOwn(claims, name)) continue
+    const value = claims[name]
+    if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= LATEST_NUMERIC_DATE) continue
+    throw new UnacceptableTokenError(
+      `token claim ${name} is ${describeTime(value)}, not a NumericDate (whole seconds since 1970) as Kubernetes writes it; ${GET_REAL_TOKEN}`,
+      'malformed',
+    )
+  }
+}
+
+function describeTime(value: unknown): string {
+  if (typeof value !== 'number') return `a JSON ${jsonTypeOf(value)}`
+  if (value < 0) return 'negative'
+  return Number.isInteger(value) ? 'out of range' : 'not a whole number'
 }

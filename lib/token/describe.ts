@@ -3,7 +3,7 @@
 // token is attacker-controlled: a claim of the wrong type counts as absent,
 // and every string is made printable (see text.ts).
 import type { DecodedToken, JsonObject } from './decode.ts'
-import { isJsonObject } from './decode.ts'
+import { isJsonObject, LATEST_NUMERIC_DATE } from './decode.ts'
 import { fingerprint } from './fingerprint.ts'
 import { printable } from './text.ts'
 
@@ -145,10 +145,11 @@ function stringClaim(claims: JsonObject, name: string): string | undefined {
   return typeof value === 'string' && value !== '' ? printable(value) : undefined
 }
 
-// 9999-12-31T23:59:59Z: beyond it Date cannot print an ISO string.
-const LATEST_NUMERIC_DATE = 253_402_300_799
-
-/** A JWT NumericDate (seconds since the epoch, fractions allowed) as an ISO string. */
+/**
+ * A JWT NumericDate as an ISO string. decodeToken already refused exp, nbf
+ * and iat of any other type; this stays lenient for the nested warnafter,
+ * which only words a reason.
+ */
 function dateClaim(claims: JsonObject, name: string): string | undefined {
   const value = ownValue(claims, name)
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > LATEST_NUMERIC_DATE) return undefined

@@ -4,7 +4,7 @@
 // stamps on the tokens it signs, so a token can be matched to its key.
 import { createHash, createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto'
 import { DomainError, UsageError } from '../errors.ts'
-import { isJsonObject } from './decode.ts'
+import { ASYMMETRIC_ALGORITHMS, isJsonObject } from './decode.ts'
 import { printable } from './text.ts'
 
 export interface VerificationKey {
@@ -120,12 +120,32 @@ export function keysFromJwks(jwks: unknown, source: string = DEFAULT_JWKS_SOURCE
   const fix = `check what serves ${source} (it should be the apiserver's service-account issuer)`
   const keyList = isJsonObject(jwks) && Object.hasOwn(jwks, 'keys') ? jwks.keys : undefined
   if (!Array.isArray(keyList)) throw new DomainError(`${source} is not a JWKS document (no "keys" array); ${fix}`)
-  const keys = keyList.map((jwk, index) => keyFromJwk(jwk, `${source}: key ${index + 1}`, fix, source))
+  const keys = keyList.flatMap((jwk, index) => keyFromJwk(jwk, `${source}: key ${index + 1}`, fix, source) ?? [])
+  // With no key, every token would look signed by an unknown key and be regenerated: stop instead.
+  if (keys.length === 0) {
+    const found = keyList.length === 0 ? 'no keys' : `no key usable to verify signatures (all ${keyList.length} are marked for another use: use, key_ops or alg)`
+    throw new DomainError(`${source} holds ${found}, so no token can be checked against it; ${fix}`)
+  }
   return uniqueKeys(keys)
 }
 
-function keyFromJwk(jwk: unknown, where: string, fix: string, source: string): VerificationKey {
+/**
+ * Whether a JWK may verify signatures (RFC 7517 4.2-4.4): `use` "sig" if
+ * given, `key_ops` including "verify" if given, and a signature `alg` if
+ * given. An encryption key must never vouch for a token, even if its bits
+ * would verify one.
+ */
+function isSigningJwk(jwk: Record<string, unknown>): boolean {
+  const { use, key_ops: operations, alg } = jwk
+  if (use !== undefined && use !== 'sig') return false
+  if (operations !== undefined && !(Array.isArray(operations) && operations.includes('verify'))) return false
+  return alg === undefined || ASYMMETRIC_ALGORITHMS.some((known) => known === alg)
+}
+
+/** The key, or undefined for a JWK that is not for verifying signatures (ignored, like a verifier would). */
+function keyFromJwk(jwk: unknown, where: string, fix: string, source: string): VerificationKey | undefined {
   if (!isJsonObject(jwk)) throw new DomainError(`${where} is not a JSON object; ${fix}`)
+  if (!isSigningJwk(jwk)) return undefined
   if (jwk.kty === 'oct') throw new DomainError(`${where} is a symmetric (oct) key, which must never verify service-account tokens; ${fix}`)
   const kid = Object.hasOwn(jwk, 'kid') ? jwk.kid : undefined
   if (kid !== undefined && (typeof kid !== 'string' || kid === '')) throw new DomainError(`${where} has a kid that is not a non-empty string; ${fix}`)

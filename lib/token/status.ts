@@ -25,6 +25,8 @@ export const TokenStatus = {
   rejected: 'rejected',
   /** No keys and no live check: cannot tell. */
   unverified: 'unverified',
+  /** The checks contradict each other (TokenReview vs presenting it, or the API server accepts what our keys do not verify): never a pass. */
+  conflicting: 'conflicting',
 } as const
 export type TokenStatus = (typeof TokenStatus)[keyof typeof TokenStatus]
 
@@ -81,86 +83,213 @@ export const CLOCK_SKEW_LEEWAY_MS = 60_000
 const INVALID_SINCE_LABEL = 'kubernetes.io/legacy-token-invalid-since'
 
 /**
- * Decides the status. The first rule that applies wins, in this order:
- *
- *  1. orphaned, 2. invalidated: facts about the Secret. They say *why* the API
- *     server rejects the token, and their fix must come first: a regenerated
- *     token is rejected too while the ServiceAccount is gone or the label is on.
- *  3. valid, when the API server accepts the token live: what the cluster does
- *     now is the truth about acceptance; where an offline check disagrees (our
- *     keys, our clock), the reason says so.
- *  4. bad-signature, 5. unknown-key: the token can never be accepted again.
- *     bad-signature first, because then none of its claims can be believed;
- *     unknown-key before expiry, because it is the cause this toolkit is about
- *     and an expiry is moot for a token no key will accept.
- *  6. expired, 7. not-yet-valid: readable without keys.
- *  8. rejected: the API server refuses a token we found nothing wrong with
- *     (and says so when the signature verified offline).
- *  9. valid on the signature alone, 10. unverified when nothing could be checked.
+ * How the live checks combine, by TokenReview's answer (rows) and what
+ * presenting the token got (columns: 2xx or a SelfSubjectReview that
+ * answered, 403, 401, anything else or not tried). A 403 only says that
+ * *something* refused the request: the API server for lack of RBAC after
+ * authenticating the token, or a front proxy for any token. So a 403 is
+ * acceptance only with corroboration: TokenReview says authenticated, or
+ * (`forbidden`, resolved in DECISION_TABLE) TokenReview is unavailable and
+ * the signature verifies. Checks that contradict each other are a
+ * `conflict`, never a pass.
  */
+export const LIVE_TABLE = {
+  authenticated: { ok: 'accepted', forbidden: 'accepted', unauthorized: 'conflict', inconclusive: 'accepted' },
+  unauthenticated: { ok: 'conflict', forbidden: 'conflict', unauthorized: 'rejected', inconclusive: 'rejected' },
+  unavailable: { ok: 'accepted', forbidden: 'forbidden', unauthorized: 'rejected', inconclusive: 'none' },
+} as const satisfies Record<ReviewEvidence, Record<PresentedEvidence, LiveOutcome>>
+
+export type ReviewEvidence = 'authenticated' | 'unauthenticated' | 'unavailable'
+export type PresentedEvidence = 'ok' | 'forbidden' | 'unauthorized' | 'inconclusive'
+export type LiveOutcome = 'accepted' | 'rejected' | 'conflict' | 'forbidden' | 'none'
+export type SignatureEvidence = 'verified' | 'unknown-key' | 'bad-signature' | 'no-keys'
+export type LifetimeEvidence = 'ok' | 'expired' | 'not-yet-valid'
+/** The statuses the table gives; `accepted-clock`: valid, but this machine's clock says otherwise. */
+export type Verdict = TokenStatus | 'valid-offline' | 'accepted-clock'
+
+export interface DecisionRow {
+  readonly live: readonly LiveOutcome[]
+  readonly signature: readonly SignatureEvidence[]
+  readonly lifetime: readonly LifetimeEvidence[]
+  readonly verdict: Verdict
+}
+
+const ALL_LIVE: readonly LiveOutcome[] = ['accepted', 'rejected', 'conflict', 'forbidden', 'none']
+const ALL_SIGNATURES: readonly SignatureEvidence[] = ['verified', 'unknown-key', 'bad-signature', 'no-keys']
+const ALL_LIFETIMES: readonly LifetimeEvidence[] = ['ok', 'expired', 'not-yet-valid']
+const NOT_ACCEPTED: readonly LiveOutcome[] = ['rejected', 'forbidden', 'none']
+
+/**
+ * The decision, after the Secret facts (orphaned, then invalidated: they say
+ * why the API server rejects the token, and their fix comes first). First
+ * matching row wins; README.md "How verify-token decides" shows the same
+ * table (a test keeps them equal).
+ *
+ *  - Live disagreement, or the API server accepting a token our keys do not
+ *    verify: conflicting, never valid (a proxy that answers everything, or
+ *    keys from another server).
+ *  - Accepted live: valid. If our clock says expired, the API server's
+ *    clock is the better witness (valid, with a clock warning).
+ *  - Otherwise bad-signature, then unknown-key (no claim of a mis-signed
+ *    token can be believed; an expiry is moot for a token no key accepts),
+ *    then expired / not-yet-valid, then rejected when the API server refuses
+ *    a token we found nothing wrong with, then valid on the signature alone,
+ *    and unverified when nothing could be checked.
+ */
+export const DECISION_TABLE: readonly DecisionRow[] = [
+  { live: ['conflict'], signature: ALL_SIGNATURES, lifetime: ALL_LIFETIMES, verdict: 'conflicting' },
+  { live: ['accepted'], signature: ['unknown-key', 'bad-signature'], lifetime: ALL_LIFETIMES, verdict: 'conflicting' },
+  { live: ['accepted'], signature: ['verified', 'no-keys'], lifetime: ['ok'], verdict: 'valid' },
+  { live: ['accepted'], signature: ['verified', 'no-keys'], lifetime: ['expired', 'not-yet-valid'], verdict: 'accepted-clock' },
+  { live: ['forbidden'], signature: ['verified'], lifetime: ['ok'], verdict: 'valid' },
+  { live: NOT_ACCEPTED, signature: ['bad-signature'], lifetime: ALL_LIFETIMES, verdict: 'bad-signature' },
+  { live: NOT_ACCEPTED, signature: ['unknown-key'], lifetime: ALL_LIFETIMES, verdict: 'unknown-key' },
+  { live: NOT_ACCEPTED, signature: ['verified', 'no-keys'], lifetime: ['expired'], verdict: 'expired' },
+  { live: NOT_ACCEPTED, signature: ['verified', 'no-keys'], lifetime: ['not-yet-valid'], verdict: 'not-yet-valid' },
+  { live: ['rejected'], signature: ['verified', 'no-keys'], lifetime: ['ok'], verdict: 'rejected' },
+  { live: ['forbidden', 'none'], signature: ['verified'], lifetime: ['ok'], verdict: 'valid-offline' },
+  { live: ['forbidden', 'none'], signature: ['no-keys'], lifetime: ['ok'], verdict: 'unverified' },
+]
+
+/** The row for one combination; the table is total (a test checks every combination). */
+export function decide(live: LiveOutcome, signature: SignatureEvidence, lifetime: LifetimeEvidence): DecisionRow {
+  const row = DECISION_TABLE.find((r) => r.live.includes(live) && r.signature.includes(signature) && r.lifetime.includes(lifetime))
+  if (!row) throw new Error(`DECISION_TABLE has no row for ${live}/${signature}/${lifetime}`)
+  return row
+}
+
+const VERDICT_LABELS: Partial<Record<Verdict, string>> = { 'accepted-clock': 'valid (warns: check this clock)', 'valid-offline': 'valid (not checked live)' }
+
+/** The decision table as Markdown, for README.md. */
+export function decisionTableMarkdown(): string {
+  const cell = (values: readonly string[], all: readonly string[]) => (values.length === all.length ? 'any' : values.join(', '))
+  const liveRows = (Object.keys(LIVE_TABLE) as ReviewEvidence[]).map(
+    (review) => `| ${review} | ${(['ok', 'forbidden', 'unauthorized', 'inconclusive'] as const).map((presented) => LIVE_TABLE[review][presented]).join(' | ')} |`,
+  )
+  return [
+    '| TokenReview | presented: 2xx | 403 | 401 | other / none |',
+    '|---|---|---|---|---|',
+    ...liveRows,
+    '',
+    '| live | signature | lifetime | status |',
+    '|---|---|---|---|',
+    ...DECISION_TABLE.map((row) => `| ${cell(row.live, ALL_LIVE)} | ${cell(row.signature, ALL_SIGNATURES)} | ${cell(row.lifetime, ALL_LIFETIMES)} | ${VERDICT_LABELS[row.verdict] ?? row.verdict} |`),
+  ].join('\n')
+}
+
 export function classifyToken(input: TokenCheck, now: Date): Classification {
   const { description, secret } = input
-  const live = liveVerdict(input)
-  return (
-    (secret && orphaned(description, secret)) ??
-    (secret && invalidated(input, secret)) ??
-    (live?.accepted ? acceptedLive(input, live, now) : undefined) ??
-    signatureProblem(input) ??
-    lifetimeProblem(description, now) ??
-    (live ? rejectedLive(input, live) : undefined) ??
-    (input.signature?.result === SignatureResult.verified ? validOffline(description, input.signature.kid, now) : undefined) ??
-    unverified()
-  )
+  const secretProblem = (secret && orphaned(description, secret)) ?? (secret && invalidated(input, secret))
+  if (secretProblem) return secretProblem
+  const live = liveEvidence(input)
+  const lifetime = lifetimeProblem(description, now)
+  const { verdict } = decide(live.outcome, signatureEvidence(input.signature), lifetimeOf(lifetime))
+  switch (verdict) {
+    case 'conflicting':
+      return conflicting(input, live)
+    case TokenStatus.valid:
+    case 'accepted-clock':
+      return acceptedLive(input, live, now)
+    case TokenStatus.badSignature:
+    case TokenStatus.unknownKey:
+      return withForbiddenNote(signatureProblem(input) ?? unverified(), live)
+    case TokenStatus.expired:
+    case TokenStatus.notYetValid:
+      return lifetime ?? unverified()
+    case TokenStatus.rejected:
+      return rejectedLive(input, live)
+    case 'valid-offline':
+      return input.signature?.result === SignatureResult.verified ? validOffline(description, input.signature.kid, now) : unverified()
+    default:
+      return withForbiddenNote(unverified(), live)
+  }
+}
+
+function signatureEvidence(signature: SignatureCheck | undefined): SignatureEvidence {
+  return signature?.result ?? SignatureResult.noKeys
+}
+
+function lifetimeOf(problem: Classification | undefined): LifetimeEvidence {
+  if (problem?.status === TokenStatus.expired) return 'expired'
+  return problem?.status === TokenStatus.notYetValid ? 'not-yet-valid' : 'ok'
 }
 
 // ---------------------------------------------------------------------------
 // Live checks
 
 interface LiveVerdict {
-  readonly accepted: boolean
+  readonly outcome: LiveOutcome
   /** How we know, to follow "accepts it" / "rejects it": "when presented (HTTP 401)", "through TokenReview". */
   readonly evidence: string
   readonly username?: string
   readonly apiError?: string
 }
 
-/**
- * One verdict from the live checks. Presenting the token is what a workload
- * does, so a conclusive bearer probe wins, then a SelfSubjectReview, then
- * TokenReview (the apiserver's opinion through another door).
- */
-function liveVerdict({ bearerProbe, selfSubjectReview, tokenReview }: TokenCheck): LiveVerdict | undefined {
+function liveEvidence({ bearerProbe, selfSubjectReview, tokenReview }: TokenCheck): LiveVerdict {
+  const review: ReviewEvidence = tokenReview === undefined ? 'unavailable' : tokenReview.authenticated ? 'authenticated' : 'unauthenticated'
+  const probed = bearerProbe ? presentedEvidence(bearerProbe.httpStatus) : 'inconclusive'
+  // Two presentations of the same token, one answered and one refused with 401: they disagree.
+  const presentedConflict = selfSubjectReview !== undefined && probed === 'unauthorized'
+  const presented: PresentedEvidence = selfSubjectReview !== undefined && probed !== 'unauthorized' ? 'ok' : probed
+  const outcome: LiveOutcome = presentedConflict ? 'conflict' : LIVE_TABLE[review][presented]
+  const pieces = [
+    ...(bearerProbe ? [`when presented (HTTP ${bearerProbe.httpStatus})`] : []),
+    ...(selfSubjectReview ? ['through SelfSubjectReview'] : []),
+    ...(tokenReview ? [`through TokenReview (${tokenReview.authenticated ? 'authenticated' : 'not authenticated'})`] : []),
+  ]
   const username = selfSubjectReview?.username ?? tokenReview?.username
   const apiError = tokenReview?.error ? printable(oneLine(tokenReview.error)) : undefined
-  const withDetails = (verdict: LiveVerdict): LiveVerdict => ({
-    ...verdict,
+  return {
+    outcome,
+    evidence: evidenceText(outcome, review, presented, bearerProbe?.httpStatus, selfSubjectReview !== undefined, pieces),
     ...(username ? { username: printable(username) } : {}),
-    ...(apiError && !verdict.accepted ? { apiError } : {}),
-  })
-  const probed = bearerProbe ? probeVerdict(bearerProbe.httpStatus) : undefined
-  if (probed !== undefined) return withDetails({ accepted: probed, evidence: `when presented (HTTP ${bearerProbe?.httpStatus})` })
-  if (selfSubjectReview) return withDetails({ accepted: true, evidence: 'through SelfSubjectReview' })
-  if (tokenReview) return withDetails({ accepted: tokenReview.authenticated, evidence: 'through TokenReview' })
-  return undefined
+    ...(apiError && outcome !== 'accepted' ? { apiError } : {}),
+  }
 }
 
-/** 401: the token is bad. 2xx or 403: the token is good (403 only lacks RBAC). Anything else (429, 5xx) says nothing. */
-function probeVerdict(httpStatus: number): boolean | undefined {
-  if (httpStatus === 401) return false
-  if (httpStatus === 403 || (httpStatus >= 200 && httpStatus < 300)) return true
-  return undefined
+/** The check that decided, in the words the reasons use; every check made when none decided alone. */
+function evidenceText(outcome: LiveOutcome, review: ReviewEvidence, presented: PresentedEvidence, httpStatus: number | undefined, ssr: boolean, all: string[]): string {
+  const whenPresented = `when presented (HTTP ${httpStatus})`
+  if (outcome === 'accepted') return review === 'authenticated' ? 'through TokenReview' : ssr ? 'through SelfSubjectReview' : whenPresented
+  if (outcome === 'rejected') return presented === 'unauthorized' ? whenPresented : 'through TokenReview'
+  return all.join(' and ')
+}
+
+/** 401: refused. 2xx: accepted. 403: refused by something, maybe only RBAC. Anything else (429, 5xx) says nothing. */
+function presentedEvidence(httpStatus: number): PresentedEvidence {
+  if (httpStatus === 401) return 'unauthorized'
+  if (httpStatus === 403) return 'forbidden'
+  return httpStatus >= 200 && httpStatus < 300 ? 'ok' : 'inconclusive'
+}
+
+function conflicting(input: TokenCheck, live: LiveVerdict): Classification {
+  const { signature } = input
+  if (live.outcome === 'accepted' && (signature?.result === SignatureResult.unknownKey || signature?.result === SignatureResult.badSignature)) {
+    const offline = signature.result === SignatureResult.unknownKey ? `its key ${kidText(signature.kid)} is not among the keys checked here` : `key ${kidText(signature.kid)} checked here does not verify it`
+    return {
+      status: TokenStatus.conflicting,
+      reason:
+        `The API server accepts the token ${live.evidence}, but ${offline}, so either those keys are not the ones the API server uses or something other than the API server answered; ` +
+        'fetch the keys from the same API server (/openid/v1/jwks), check that every API server runs with the same keys, and that no proxy answers in its place.',
+    }
+  }
+  return {
+    status: TokenStatus.conflicting,
+    reason:
+      `The live checks disagree (${live.evidence}${live.apiError ? `, "${live.apiError}"` : ''}), so the token cannot be judged; ` +
+      'check that the kubeconfig reaches the API server itself and not a proxy that answers for it, then check again.',
+  }
+}
+
+/** A 403 that was not counted as acceptance, said where the status would otherwise leave it unexplained. */
+function withForbiddenNote(classification: Classification, live: LiveVerdict): Classification {
+  if (live.outcome !== 'forbidden' || classification.status === TokenStatus.valid) return classification
+  return { ...classification, reason: `${classification.reason.replace(/\.$/, '')} (HTTP 403 when presented is not taken as acceptance without a verified signature or TokenReview).` }
 }
 
 function acceptedLive(input: TokenCheck, live: LiveVerdict, now: Date): Classification {
   const { description, signature } = input
   const accepted = `the API server accepts it ${live.evidence}${live.username ? ` as ${live.username}` : ''}`
-  if (signature?.result === SignatureResult.unknownKey || signature?.result === SignatureResult.badSignature) {
-    const offline = signature.result === SignatureResult.unknownKey ? `its key ${kidText(signature.kid)} is not among the keys checked here` : `key ${kidText(signature.kid)} checked here does not verify it`
-    return valid(
-      `Token is accepted: ${accepted}, but ${offline}, so those keys are not the ones the API server uses; ` +
-        'fetch the keys from the same API server (/openid/v1/jwks) and, on a multi-server control plane, check that every API server runs with the same keys.',
-    )
-  }
   const clockProblem = lifetimeProblem(description, now)
   if (clockProblem) {
     const state = clockProblem.status === TokenStatus.expired ? 'it has expired' : 'it is not valid yet'

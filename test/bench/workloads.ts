@@ -8,6 +8,8 @@
 //   findDependentPods             Secret references (3,000 dependents); every pod holding a bound
 //                                 token from before a rotation (30,000); the 3,000 referencing pods stuck in
 //                                 ContainerCreating, against a FailedMount event each
+//   findDependentPods             12,000 stuck pods against 12,000 FailedMount events (a cluster whose token
+//                                 Secrets were deleted: every pod naming one hangs in ContainerCreating)
 //   planRestarts, renderPlanText  for the first two (and planRestarts without budgets, to tell their cost apart)
 // Each is measured on a quarter of the cluster as well (75 namespaces): when
 // the per-item time grows with the cluster, the cost is super-linear.
@@ -273,12 +275,49 @@ async function benchScale(namespaces: number, notes: string[]): Promise<Row[]> {
   return rows
 }
 
+/** Stuck pods in the many-stuck-pods row: every one names a deleted token Secret and has its FailedMount event. */
+export const STUCK_PODS = 12_000
+
+/** `count` stuck pods over the 300 namespaces, each naming its own missing token Secret, with one FailedMount event each. */
+function buildStuckPods(count: number): { pods: V1Pod[]; events: CoreV1Event[]; targetSecrets: Set<string> } {
+  const random = seededRandom(count)
+  const pods: V1Pod[] = []
+  const events: CoreV1Event[] = []
+  const targetSecrets = new Set<string>()
+  for (let i = 0; i < count; i++) {
+    const namespace = namespaceName(i % NAMESPACES)
+    const app = DEPLOYMENTS[i % DEPLOYMENTS.length] ?? 'api'
+    const secret = `${app}-token-${suffix(random)}`
+    const name = `${app}-${suffix(random, 10)}-${suffix(random)}`
+    const owner = ownerRef('ReplicaSet', `${app}-rs`, { uid: uidOf('ReplicaSet', `${namespace}-${app}`) })
+    const pod = buildPod({ namespace, name, app, owner, labels: { app }, secret, nodeName: `node-${i % 1000}` }, true)
+    pods.push(pod)
+    events.push(makeEvent(pod, { message: secretNotFoundMessage('legacy-token', secret) }))
+    targetSecrets.add(`${namespace}/${secret}`)
+  }
+  return { pods, events, targetSecrets }
+}
+
+async function benchManyStuck(notes: string[]): Promise<Row> {
+  const built = await timed(() => buildStuckPods(STUCK_PODS))
+  const { pods, events, targetSecrets } = built.value
+  progress(`built ${pods.length} stuck pods and ${events.length} FailedMount events (${built.ms.toFixed(0)} ms)`)
+  let found: DependentPod[] = []
+  const row = await measure(`findDependentPods: ${STUCK_PODS.toLocaleString('en-US')} stuck + events`, pods.length, () => {
+    found = findDependentPods({ pods, targetSecrets, events })
+    return found
+  }, { runs: 3, warmUp: false })
+  notes.push(`many stuck: ${pods.length.toLocaleString('en-US')} stuck pods, ${events.length.toLocaleString('en-US')} FailedMount events; ${found.length.toLocaleString('en-US')} dependents`)
+  return row
+}
+
 export async function benchWorkloads(): Promise<string> {
   const notes = ['n = controllers (buildOwnerIndex), pods listed (findDependentPods; stuck: the stuck pods), dependent pods (planRestarts, renderPlanText)']
   const quarter = await benchScale(NAMESPACES / 4, notes)
   const full = await benchScale(NAMESPACES, notes)
   // Side by side: the quarter cluster's row above the full one's.
   const rows = quarter.flatMap((row, i) => [row, ...(full[i] ? [full[i]] : [])])
+  rows.push(await benchManyStuck(notes))
   return formatTable(`workloads: ${(NAMESPACES * WORKLOADS * PODS_PER_WORKLOAD).toLocaleString('en-US')} pods in ${NAMESPACES} namespaces`, rows, notes)
 }
 

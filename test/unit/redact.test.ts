@@ -54,6 +54,53 @@ describe('Redactor', () => {
     expect(output).toBe(`password=${redacted('hunter2-password')} b64=${redacted('hunter2-password')}`)
   })
 
+  const base64 = Buffer.from(token).toString('base64')
+  const indent = (text: string, prefix: string) => text.split('\n').join(`\n${prefix}`)
+  it.each([
+    ['base64', base64],
+    ['base64url', Buffer.from(token).toString('base64url')],
+    ['base64 wrapped at 76 columns (base64, MIME)', wrapBase64(token, 76)],
+    ['base64 wrapped at 64 columns (PEM style)', wrapBase64(token, 64)],
+    ['base64 wrapped at 13 columns', wrapBase64(token, 13)],
+    ['base64 wrapped with CRLF', wrapBase64(token, 76).replaceAll('\n', '\r\n')],
+    ['base64 wrapped and indented (a YAML block)', indent(wrapBase64(token, 76), '    ')],
+    ['base64 of the token with a trailing newline (echo | base64)', Buffer.from(`${token}\n`).toString('base64')],
+    ['URL-encoded base64', encodeURIComponent(base64)],
+    ['URL-encoded raw token', encodeURIComponent(token)],
+  ])('hides a token in %s form, registered or not, named like the token', (_name, form) => {
+    const text = `before: ${form}\nafter: done`
+    for (const redactor of [new Redactor(), registeredWith(token)]) {
+      expect(redactor.redact(text)).toBe(`before: ${redacted(token)}\nafter: done`)
+    }
+  })
+
+  it('keeps the line after a wrapped token whole, also when it starts with a word', () => {
+    const text = `${wrapBase64(token, 76)}\nnext line`
+    expect(new Redactor().redact(text)).toMatch(new RegExp(`^${escapeRegExp(redacted(token))}\\n.*line$`))
+    expect(new Redactor().redact(`Bearer ${token}\nnext.line`)).toBe(`Bearer ${redacted(token)}\nnext.line`)
+  })
+
+  it.each([
+    ['wrapped at 60 columns', (text: string) => wrapBase64Text(text, 60)],
+    ['base64url', (text: string) => Buffer.from(text).toString('base64url')],
+    ['URL-encoded base64', (text: string) => encodeURIComponent(Buffer.from(text).toString('base64'))],
+    ['URL-encoded raw', (text: string) => encodeURIComponent(text)],
+  ])('hides a registered non-JWT secret %s', (_name, encode) => {
+    const secret = 'not-a-jwt+but/a=secret value'.repeat(4)
+    const redactor = registeredWith(secret)
+    const form = encode(secret)
+    expect(redactor.redact(`x: ${form}\ny: 1`)).toBe(`x: ${redacted(secret)}\ny: 1`)
+  })
+
+  it('hides a registered token found next to other base64 on the same line', () => {
+    const other = Buffer.from('unrelated data').toString('base64')
+    expect(new Redactor().redact(`${other} ${base64} ${other}`)).toBe(`${other} ${redacted(token)} ${other}`)
+  })
+
+  it('hides a base64 token that follows ZXlK-looking junk at another alignment', () => {
+    expect(new Redactor().redact(`ZXlKx${base64}`)).not.toContain(base64.slice(8, 40))
+  })
+
   it('ignores an empty registration', () => {
     const redactor = new Redactor()
     redactor.register('  ')
@@ -74,6 +121,20 @@ describe('Redactor', () => {
   })
 })
 
+function registeredWith(secret: string): Redactor {
+  const redactor = new Redactor()
+  redactor.register(secret)
+  return redactor
+}
+
+function wrapBase64Text(text: string, lineLength: number): string {
+  return Buffer.from(text).toString('base64').match(new RegExp(`.{1,${lineLength}}`, 'g'))?.join('\n') ?? ''
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
+
 describe('redactJwtShapes', () => {
   // A regex like /eyJ[\w-]+\.[\w-]+\.[\w-]+/ takes quadratic time on these.
   it.each([
@@ -81,6 +142,9 @@ describe('redactJwtShapes', () => {
     ['"eyJ." repeated (a redaction every 3 segments)', 'eyJ.'.repeat(30_000)],
     ['a long base64url run', `eyJ${'A'.repeat(1_000_000)}`],
     ['many tokens', `${token} `.repeat(5_000)],
+    ['"ZXlK" repeated', 'ZXlK'.repeat(300_000)],
+    ['"ZXlK" lines (one wrapped run)', 'ZXlKZXlK\n'.repeat(100_000)],
+    ['"%2B" repeated', `ZXlK${'%2B'.repeat(300_000)}`],
   ])('stays fast on %s', (_name, text) => {
     const started = performance.now()
     redactJwtShapes(text)

@@ -4,6 +4,8 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest'
 import { UsageError } from '../../../lib/errors.ts'
 import { defineCli, parseCli, type Env, type ParsedCli, type ParseResult } from '../../../lib/cli/flags.ts'
+import { helpText } from '../../../lib/cli/help.ts'
+import { craftToken, wrapBase64 } from '../helpers/tokens.ts'
 
 const cli = defineCli({
   name: 'test-runbook',
@@ -118,6 +120,67 @@ describe('flags', () => {
     expect(() => defineCli({ name: 'x', summary: 'x', flags: [{ name: 'nodes', alias: 'n', type: 'string', description: 'x' }] })).toThrow(
       /alias -n is declared twice/,
     )
+  })
+})
+
+describe('values that look like tokens are never echoed', () => {
+  const jwt = craftToken({ alg: 'RS256', kid: 'k' }, { sub: 'system:serviceaccount:default:x' }, 'c2lnbmF0dXJlc2lnbmF0dXJl')
+  const forms = [
+    ['a raw JWT', jwt],
+    ['a base64-wrapped JWT (kubectl jsonpath={.data.token})', Buffer.from(jwt).toString('base64')],
+    ['a 76-column wrapped JWT', wrapBase64(jwt)],
+    ['a long base64 value', Buffer.from(Array.from({ length: 60 }, (_, i) => (i * 37 + 11) % 256)).toString('base64')],
+  ] as const
+
+  it.each(forms)('an unexpected argument: %s is described, with the fix', (_name, value) => {
+    const attempt = () => parse([value])
+    expect(attempt).toThrow(UsageError)
+    expect(attempt).toThrow(/^unexpected argument a value that looks like a token \(not shown\): test-runbook takes flags only; pass tokens with --token-file -/)
+    expect(() => parse([value])).not.toThrow(value.slice(0, 12))
+  })
+
+  it.each(forms)('a flag value out of its allowed list: %s is described', (_name, value) => {
+    const message = (() => {
+      try {
+        parse(['--strategy', value])
+      } catch (err) {
+        return (err as Error).message
+      }
+      return ''
+    })()
+    expect(message).toMatch(/^--strategy: a value that looks like a token \(not shown\) is not allowed/)
+    expect(message).not.toContain(value.slice(0, 12))
+    expect(message.split('\n')).toHaveLength(1)
+  })
+
+  it.each([['kube-system'], ['/home/me/.kube/config'], ['app=web,tier!=db'], ['my-very-long-secret-name-that-is-still-a-kubernetes-name-0123456789']])(
+    'quotes an ordinary value: %s',
+    (value) => {
+      expect(() => parse([value])).toThrow(`unexpected argument "${value}"`)
+    },
+  )
+})
+
+describe('--show-token comes from the command line only', () => {
+  it.each<[string, Env, string]>([
+    ['the environment', { KTR_SHOW_TOKEN: 'true' }, ''],
+    ['an env file', {}, 'KTR_SHOW_TOKEN=1\n'],
+    ['an env file named by KTR_ENV_FILE', { KTR_ENV_FILE: 'show.env' }, 'KTR_SHOW_TOKEN=yes\n'],
+  ])('is ignored in %s', (_name, env, fileText) => {
+    const project = mkdtempSync(join(tmpdir(), 'ktr-show-'))
+    try {
+      writeFileSync(join(project, env.KTR_ENV_FILE ?? '.env'), fileText)
+      const parsed = parse([], env, project)
+      expect(parsed.common.showToken).toBe(false)
+      expect(parsed.sources.showToken).toBe('default')
+      expect(parse(['--show-token'], env, project).common.showToken).toBe(true)
+    } finally {
+      rmSync(project, { recursive: true, force: true })
+    }
+  })
+
+  it('says so in --help', () => {
+    expect(helpText(cli)).toMatch(/--show-token\s+Print tokens in full[^[]*\[env: none: command line only, never the environment or an env file\]/)
   })
 })
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { UsageError } from '../../../lib/errors.ts'
-import { loadKubeConfig, loadKubeConfigWithSource, namespaceScope } from '../../../lib/cli/kube.ts'
+import { kubeconfigError, loadKubeConfig, loadKubeConfigWithSource, namespaceScope } from '../../../lib/cli/kube.ts'
 
 /** A kubeconfig with one cluster/user/context per name; the first is current unless told. */
 function makeKubeconfig(names: string[], opts: { current?: string; server?: string; namespace?: string } = {}): string {
@@ -71,7 +71,42 @@ describe('loadKubeConfig', async () => {
 
   it('rejects a file that is not a kubeconfig', async () => {
     const path = write('garbage.yaml', 'clusters: [ {')
-    await expect(loadKubeConfig({ kubeconfig: path }, {}, { homeDir: emptyHome })).rejects.toThrow(/cannot be read/)
+    await expect(loadKubeConfig({ kubeconfig: path }, {}, { homeDir: emptyHome })).rejects.toThrow(`kubeconfig ${path} is not valid YAML at line 1: fix or replace the file`)
+  })
+
+  it('names the line of a YAML error but quotes none of the file (it holds credentials)', async () => {
+    const secrets = ['s3cr3t-static-token-012', 'hunter2-super-secret']
+    const text = [
+      'apiVersion: v1',
+      'kind: Config',
+      'users:',
+      '- name: u',
+      '  user:',
+      `    token: ${secrets[0]}`,
+      `    password: ${secrets[1]}`,
+      '   bad: indentation',
+    ].join('\n')
+    const path = write('leaky.yaml', text)
+    let message = ''
+    try {
+      await loadKubeConfig({ kubeconfig: path }, {}, { homeDir: emptyHome })
+    } catch (err) {
+      expect(err).toBeInstanceOf(UsageError)
+      expect((err as Error).cause).toBeUndefined()
+      message = (err as Error).message
+    }
+    expect(message).toMatch(/^kubeconfig .*leaky\.yaml is not valid YAML at line \d+: fix or replace the file$/)
+    for (const secret of secrets) expect(message).not.toContain(secret.slice(0, 6))
+  })
+
+  it.each([
+    ['a field check of client-node', new Error('users[0].name is missing'), 'is not a valid kubeconfig (users[0].name is missing)'],
+    ['any other error, whose message may hold content', new Error('unexpected value s3cr3t'), 'is not a valid kubeconfig: fix'],
+    ['a file-system error', Object.assign(new Error('EACCES: permission denied, open /x/s3cr3t'), { code: 'EACCES' }), 'cannot be read (EACCES)'],
+  ])('describes %s without echoing unknown text', (_name, err, expected) => {
+    const message = kubeconfigError('/k/config', err).message
+    expect(message).toContain(expected)
+    expect(message).not.toContain('s3cr3t')
   })
 
   it('merges a KUBECONFIG list as kubectl does: missing files skipped, first definition and current-context win', async () => {

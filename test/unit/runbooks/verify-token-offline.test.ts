@@ -38,10 +38,20 @@ describe('verify-token offline (--key-file)', () => {
     expect(result.stdout).toMatch(/run regenerate-tokens/)
   }, 60_000)
 
+  // A forged token gets the verdict it gets when found in a Secret (lib/kube/inspect-token.ts says why).
   it.each([
-    ['an empty token file', ['--token-file', '-'], /is empty/],
     ['an HMAC token', ['--token', 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln'], /HMAC/],
     ['alg none', ['--token', 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.'], /unsigned/],
+  ])('reports %s as forged and exits 1, without a stack trace', async (_what, args, message) => {
+    const result = await runRunbook('verify-token', [...args, '--key-file', join(dir, 'sa.pub')], noCluster)
+    expect(result.code, result.stderr).toBe(1)
+    expect(result.stdout).toContain('FORGED')
+    expect(result.stdout).toMatch(message)
+    expect(result.stdout + result.stderr).not.toMatch(/\n\s+at /)
+  }, 60_000)
+
+  it.each([
+    ['an empty token file', ['--token-file', '-'], /is empty/],
     ['a missing key file', ['--token', 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln', '--key-file', '/nonexistent.pem'], /cannot read --key-file/],
     ['an unknown flag', ['--tokn', 'x'], /unknown flag/i],
   ])('exits 2 for %s without a stack trace', async (_what, args, message) => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { UsageError } from '../../../lib/errors.ts'
-import { decodeToken, InvalidTokenError, MAX_TOKEN_BYTES, normalizeToken } from '../../../lib/token/decode.ts'
+import { decodeToken, InvalidTokenError, MAX_TOKEN_BYTES, normalizeToken, UnacceptableTokenError } from '../../../lib/token/decode.ts'
 import { craftToken, encodeSegment, legacyClaims, makeSigningKey, signToken, wrapBase64 } from '../helpers/tokens.ts'
 
 const key = makeSigningKey('rsa')
@@ -67,7 +67,7 @@ describe('decodeToken', () => {
     ['claims that are a JSON array', corruptedSegment(1, encodeSegment([])), /^token claims are not a JSON object \(got array\); /],
     ['claims that are null', corruptedSegment(1, encodeSegment(null)), /^token claims are not a JSON object \(got null\); /],
     ['claims that are a string', corruptedSegment(1, encodeSegment('sub')), /got string/],
-    ['header without alg', craftToken({ kid: 'k' }, {}), /^token header has no alg string; /],
+    ['header without alg', craftToken({ kid: 'k' }, {}), /^token header has no alg string; do not trust it/],
     ['alg of the wrong type', craftToken({ alg: 256 }, {}), /^token header has no alg string; /],
     ['kid of the wrong type', craftToken({ alg: 'RS256', kid: 7 }, {}), /^token header kid is not a string; /],
     ['alg none', craftToken({ alg: 'none' }, legacyClaims(), ''), /^token is unsigned \(alg: none\): .*; do not trust it/],
@@ -85,6 +85,45 @@ describe('decodeToken', () => {
     const attempt = (): unknown => decodeToken(input)
     expect(attempt).toThrow(InvalidTokenError)
     expect(attempt).toThrow(message)
+  })
+
+  it.each([
+    ['exp as a string', { exp: '1767225600' }, /^token claim exp is a JSON string, not a NumericDate/],
+    ['exp as null', { exp: null }, /^token claim exp is a JSON null, not a NumericDate/],
+    ['exp negative', { exp: -5 }, /^token claim exp is negative, not a NumericDate/],
+    ['exp fractional', { exp: 1767225600.75 }, /^token claim exp is not a whole number, not a NumericDate/],
+    ['exp beyond year 9999', { exp: 1e15 }, /^token claim exp is out of range, not a NumericDate/],
+    ['exp as an array', { exp: [1767225600] }, /^token claim exp is a JSON array/],
+    ['nbf as a string', { nbf: 'now' }, /^token claim nbf is a JSON string/],
+    ['iat as a boolean', { iat: true }, /^token claim iat is a JSON boolean/],
+  ])('refuses a time claim of the wrong type (%s) as malformed: read leniently it would mean "never expires"', (_name, claims, message) => {
+    const error = captureError(() => decodeToken(craftToken({ alg: 'RS256' }, claims)))
+    expect(error).toBeInstanceOf(UnacceptableTokenError)
+    expect((error as UnacceptableTokenError).verdict).toBe('malformed')
+    expect(error.message).toMatch(message)
+    expect(error.message).toMatch(/; do not trust it, and read the real token from its Secret or pod$/)
+  })
+
+  it.each([
+    ['alg none', craftToken({ alg: 'none' }, legacyClaims(), ''), 'forged'],
+    ['HS256', craftToken({ alg: 'HS256' }, legacyClaims()), 'forged'],
+    ['an unknown alg', craftToken({ alg: 'RSA-OAEP' }, {}), 'malformed'],
+    ['no alg', craftToken({ kid: 'k' }, {}), 'malformed'],
+    ['a kid of the wrong type', craftToken({ alg: 'RS256', kid: 7 }, {}), 'malformed'],
+  ])('gives a JWT no issuer can have signed (%s) a verdict: %s', (_name, input, verdict) => {
+    const error = captureError(() => decodeToken(input))
+    expect(error).toBeInstanceOf(UnacceptableTokenError)
+    expect((error as UnacceptableTokenError).verdict).toBe(verdict)
+  })
+
+  it.each([
+    ['not a JWT', 'hello'],
+    ['an empty signature', corruptedSegment(2, '')],
+    ['claims that are not JSON', corruptedSegment(1, Buffer.from('{"sub":').toString('base64url'))],
+  ])('keeps input that is not a usable JWT (%s) a plain usage error', (_name, input) => {
+    const error = captureError(() => decodeToken(input))
+    expect(error).toBeInstanceOf(InvalidTokenError)
+    expect(error).not.toBeInstanceOf(UnacceptableTokenError)
   })
 
   it('raises a one-line usage error (exit code 2) that ends with a fix', () => {

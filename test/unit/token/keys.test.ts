@@ -114,6 +114,21 @@ describe('keysFromJwks', () => {
   })
 
   it.each([
+    ['use "enc"', { use: 'enc' }],
+    ['an encryption alg', { alg: 'RSA-OAEP' }],
+    ['a symmetric alg', { alg: 'HS256' }],
+    ['key_ops without verify', { key_ops: ['encrypt', 'wrapKey'] }],
+  ])('ignores a key not for signatures (%s) and keeps the others', (_name, marks) => {
+    const keys = keysFromJwks({ keys: [{ ...exportJwk(rsa), kid: 'enc-key', ...marks }, { ...exportJwk(ec), kid: ec.kid }] })
+    expect(keys.map((key) => key.kid)).toEqual([ec.kid])
+  })
+
+  it('keeps a key marked for signatures', () => {
+    const keys = keysFromJwks({ keys: [{ ...exportJwk(rsa), kid: rsa.kid, use: 'sig', key_ops: ['verify'], alg: 'PS256' }] })
+    expect(keys.map((key) => key.kid)).toEqual([rsa.kid])
+  })
+
+  it.each([
     ['null', null, /is not a JWKS document \(no "keys" array\)/],
     ['an array', [], /is not a JWKS document/],
     ['keys that is not an array', { keys: {} }, /is not a JWKS document/],
@@ -122,6 +137,9 @@ describe('keysFromJwks', () => {
     ['a kid that is not a string', { keys: [{ ...exportJwk(rsa), kid: 5 }] }, /key 1 has a kid that is not a non-empty string/],
     ['broken key material', { keys: [{ kty: 'RSA', n: '!!', e: 'AQAB', kid: 'x' }] }, /key 1 is not a valid public JWK/],
     ['an unknown key type', { keys: [{ kty: 'XYZ', kid: 'x' }] }, /key 1 is not a valid public JWK/],
+    ['no keys at all', { keys: [] }, /holds no keys, so no token can be checked against it; check what serves/],
+    ['only an encryption key', { keys: [{ ...exportJwk(rsa), use: 'enc', alg: 'RSA-OAEP' }] }, /holds no key usable to verify signatures \(all 1 are marked for another use/],
+    ['only keys for other operations', { keys: [{ ...exportJwk(rsa), key_ops: ['encrypt'] }, { ...exportJwk(ec), key_ops: 'verify' }] }, /all 2 are marked/],
   ])('refuses %s with a domain error naming the source', (_name, jwks, message) => {
     const attempt = (): unknown => keysFromJwks(jwks, 'https://10.0.0.1:6443/openid/v1/jwks')
     expect(attempt).toThrow(DomainError)

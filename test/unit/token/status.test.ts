@@ -1,7 +1,8 @@
+import { readFile } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
 import type { TokenDescription } from '../../../lib/token/describe.ts'
 import type { SignatureCheck } from '../../../lib/token/signature.ts'
-import { classifyToken, TokenStatus, type SecretFacts, type TokenCheck } from '../../../lib/token/status.ts'
+import { classifyToken, decide, decisionTableMarkdown, LIVE_TABLE, TokenStatus, type SecretFacts, type TokenCheck } from '../../../lib/token/status.ts'
 
 const NOW = new Date('2026-06-01T12:00:00Z')
 const OLD_KID = 'old-kid-AAAA'
@@ -49,7 +50,27 @@ const unauthorized = { httpStatus: 401 }
 
 type Row = [name: string, check: TokenCheck, status: TokenStatus, reason: RegExp]
 
+const notAuthenticated = { authenticated: false }
+const forbidden = { httpStatus: 403 }
+const ok = { httpStatus: 200 }
+const expiredBound = boundToken({ expiresAt: '2026-05-01T00:00:00.000Z' })
+
 const rows: Row[] = [
+  // conflicting: never valid (review 2026-11-30, item 8)
+  ['a verified token TokenReview refuses but presenting gets 403 (a proxy?)', { description: legacyToken(), signature: verified, tokenReview: notAuthenticated, bearerProbe: forbidden }, 'conflicting', /^The live checks disagree \(when presented \(HTTP 403\) and through TokenReview \(not authenticated\)\).*not a proxy that answers for it, then check again\.$/],
+  ['a token TokenReview refuses but presenting gets 200', { description: legacyToken(), signature: verified, tokenReview: notAuthenticated, bearerProbe: ok }, 'conflicting', /live checks disagree/],
+  ['a token TokenReview authenticates but presenting gets 401', { description: legacyToken(), signature: verified, tokenReview: authenticated, bearerProbe: unauthorized }, 'conflicting', /live checks disagree/],
+  ['a token SelfSubjectReview answers but presenting gets 401', { description: legacyToken(), signature: verified, selfSubjectReview: { username: 'u' }, bearerProbe: unauthorized }, 'conflicting', /live checks disagree/],
+  ['a token the API server accepts (200) but our keys do not know', { description: legacyToken({ kid: OLD_KID }), signature: unknownKey, bearerProbe: ok }, 'conflicting', /^The API server accepts the token when presented \(HTTP 200\), but its key old-kid-AAAA is not among the keys checked here.*fetch the keys from the same API server/],
+  ['a token TokenReview authenticates but our key for its kid does not verify', { description: legacyToken(), signature: badSignature, tokenReview: authenticated }, 'conflicting', /through TokenReview, but key new-kid-BBBB checked here does not verify it, .*no proxy answers in its place\.$/],
+  // a 403 alone is not acceptance
+  ['a bad signature answered 403 (review repro: a proxy made it "valid")', { description: legacyToken(), signature: badSignature, bearerProbe: forbidden }, 'bad-signature', /HTTP 403 when presented is not taken as acceptance without a verified signature or TokenReview\)\.$/],
+  ['an unknown key answered 403', { description: legacyToken({ kid: OLD_KID }), signature: unknownKey, bearerProbe: forbidden }, 'unknown-key', /no longer trusts.*not taken as acceptance/],
+  ['no keys, answered 403', { description: legacyToken(), signature: noKeys, bearerProbe: forbidden }, 'unverified', /cannot be judged.*not taken as acceptance/],
+  ['a verified token answered 403 that our clock says expired', { description: expiredBound, signature: verified, bearerProbe: forbidden }, 'expired', /^Token expired at 2026-05-01/],
+  ['a verified token TokenReview authenticates, answered 403 (RBAC)', { description: legacyToken(), signature: verified, tokenReview: authenticated, bearerProbe: forbidden }, 'valid', /accepts it through TokenReview as system:serviceaccount/],
+  ['no keys, TokenReview authenticates', { description: legacyToken(), signature: noKeys, tokenReview: authenticated }, 'valid', /never expires, and the API server accepts it through TokenReview/],
+
   // valid
   ['a verified legacy token, no live check', { description: legacyToken(), signature: verified }, 'valid', /^Token is valid: signed by trusted key new-kid-BBBB, never expires, not checked live; nothing to do\.$/],
   ['a verified token TokenReview authenticates', { description: legacyToken(), signature: verified, tokenReview: authenticated }, 'valid', /never expires, and the API server accepts it through TokenReview as system:serviceaccount:kube-system:calico-node; nothing to do\.$/],
@@ -59,8 +80,6 @@ const rows: Row[] = [
   ['a token within the clock leeway of exp', { description: boundToken({ expiresAt: '2026-06-01T11:59:30.000Z', warnAfter: undefined }), signature: verified }, 'valid', /nothing to do\.$/],
   ['a token within the clock leeway of nbf', { description: boundToken({ notBefore: '2026-06-01T12:00:45.000Z', issuedAt: '2026-06-01T12:00:45.000Z' }), signature: verified }, 'valid', /nothing to do\.$/],
   ['a bound token past warnafter (not refreshed)', { description: boundToken({ warnAfter: '2026-06-01T11:00:00.000Z' }), signature: verified }, 'valid', /past its refresh time \(warnafter 2026-06-01T11:00:00\.000Z\).*; run restart-dependent-pods to restart pod kube-system\/calico-node-abcde, so the kubelet issues it a new token\.$/],
-  ['a token the API server accepts but our keys do not know', { description: legacyToken({ kid: OLD_KID }), signature: unknownKey, bearerProbe: { httpStatus: 403 } }, 'valid', /^Token is accepted: the API server accepts it when presented \(HTTP 403\), but its key old-kid-AAAA is not among the keys checked here, so those keys are not the ones the API server uses; fetch the keys from the same API server/],
-  ['a token the API server accepts but our key for its kid does not verify', { description: legacyToken(), signature: badSignature, tokenReview: authenticated }, 'valid', /but key new-kid-BBBB checked here does not verify it, .*check that every API server runs with the same keys\.$/],
   ['a token the API server accepts though our clock says expired', { description: boundToken({ expiresAt: '2026-06-01T10:00:00.000Z' }), signature: verified, tokenReview: authenticated }, 'valid', /although by this machine's clock it has expired; check this machine's clock \(NTP\)\.$/],
 
   // unknown-key: the reason this toolkit exists
@@ -97,7 +116,6 @@ const rows: Row[] = [
   ['a verified legacy token answered 401 (offline and live disagree)', { description: legacyToken(), signature: verified, bearerProbe: unauthorized }, 'rejected', /^Token signature verifies against trusted key new-kid-BBBB, yet the API server rejects it when presented \(HTTP 401\), so it was revoked rather than mis-signed: its Secret kube-system\/calico-node-token-x7k2p was deleted or now holds another token, or its ServiceAccount was re-created; run regenerate-tokens to issue a new token\.$/],
   ['a verified bound token TokenReview refuses, with its error', { description: boundToken(), signature: verified, tokenReview: { authenticated: false, error: 'service account token has been\ninvalidated' } }, 'rejected', /rejects it through TokenReview \("service account token has been invalidated"\), .*the Pod kube-system\/calico-node-abcde it is bound to is gone, or its ServiceAccount was re-created; run restart-dependent-pods/],
   ['a token rejected live with no keys', { description: legacyToken(), signature: undefined, bearerProbe: unauthorized }, 'rejected', /^The API server rejects the token when presented \(HTTP 401\) and no verification keys were available to tell why; run regenerate-tokens to issue a new token\.$/],
-  ['a presented token beats TokenReview', { description: legacyToken(), signature: verified, bearerProbe: unauthorized, tokenReview: authenticated }, 'rejected', /HTTP 401/],
   ['an inconclusive probe leaves it to TokenReview', { description: legacyToken(), signature: noKeys, bearerProbe: { httpStatus: 503 }, tokenReview: { authenticated: false } }, 'rejected', /through TokenReview and no verification keys/],
 
   // unverified
@@ -131,5 +149,38 @@ describe('classifyToken', () => {
     const check: TokenCheck = { description: boundToken({ expiresAt: '2026-06-01T13:00:00.000Z', warnAfter: undefined }), signature: verified }
     expect(classifyToken(check, NOW).status).toBe('valid')
     expect(classifyToken(check, new Date('2026-06-01T14:00:00Z')).status).toBe('expired')
+  })
+})
+
+describe('the decision table', () => {
+  const lives = ['accepted', 'rejected', 'conflict', 'forbidden', 'none'] as const
+  const signatures = ['verified', 'unknown-key', 'bad-signature', 'no-keys'] as const
+  const lifetimes = ['ok', 'expired', 'not-yet-valid'] as const
+  const combinations = lives.flatMap((live) => signatures.flatMap((signature) => lifetimes.map((lifetime) => [live, signature, lifetime] as const)))
+
+  it.each(combinations)('has a row for live %s, signature %s, lifetime %s', (live, signature, lifetime) => {
+    expect(() => decide(live, signature, lifetime)).not.toThrow()
+  })
+
+  it('never passes a disagreement, and never passes on a 403 without a verified signature', () => {
+    for (const [live, signature, lifetime] of combinations) {
+      const { verdict } = decide(live, signature, lifetime)
+      const passes = verdict === 'valid' || verdict === 'accepted-clock' || verdict === 'valid-offline'
+      if (live === 'conflict' || (live === 'accepted' && (signature === 'unknown-key' || signature === 'bad-signature'))) expect(verdict).toBe('conflicting')
+      if (live === 'forbidden' && passes) expect([signature, lifetime]).toEqual(['verified', 'ok'])
+      if (live === 'rejected') expect(passes).toBe(false)
+    }
+  })
+
+  it('counts a 403 as acceptance only with TokenReview unavailable, and a TokenReview refusal always wins over it', () => {
+    expect(LIVE_TABLE.unavailable.forbidden).toBe('forbidden')
+    expect(LIVE_TABLE.unauthenticated.forbidden).toBe('conflict')
+    expect(LIVE_TABLE.authenticated.unauthorized).toBe('conflict')
+  })
+
+  it('is the table README.md shows (paste decisionTableMarkdown() between the markers if this fails)', async () => {
+    const readme = await readFile(new URL('../../../README.md', import.meta.url), 'utf8')
+    const shown = /<!-- decision-table:start -->\n([\s\S]*?)\n<!-- decision-table:end -->/.exec(readme)?.[1]
+    expect(shown).toBe(decisionTableMarkdown())
   })
 })

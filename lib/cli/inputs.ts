@@ -1,0 +1,83 @@
+// Reading what the operator hands over as a file or on stdin (--token-file,
+// --token-file -), with a size cap applied while reading: a token is a few
+// KiB, and `--token-file /dev/zero` or a runaway pipe must cost 64 KiB of
+// memory, not all of it.
+import { open } from 'node:fs/promises'
+import { UsageError } from '../errors.ts'
+import { MAX_TOKEN_BYTES } from '../token/decode.ts'
+
+/** The default cap: the largest token decodeToken accepts. */
+export const DEFAULT_INPUT_LIMIT = MAX_TOKEN_BYTES
+
+export interface ReadCappedOptions {
+  /** Read for '-'. Default process.stdin. */
+  readonly stdin?: AsyncIterable<unknown>
+  /** How messages name the input: "--token-file token.txt". Default: the path, or "stdin". */
+  readonly name?: string
+}
+
+/**
+ * Reads `source` (a path, or '-' for stdin) as UTF-8, at most `limit` bytes.
+ * Stops reading as soon as the input is longer and throws a UsageError that
+ * names it; an unreadable file is a UsageError naming the error code. Never
+ * quotes the content.
+ */
+export async function readCapped(source: string, limit: number = DEFAULT_INPUT_LIMIT, options: ReadCappedOptions = {}): Promise<string> {
+  const name = options.name ?? (source === '-' ? 'stdin' : source)
+  const bytes = source === '-' ? await readStream(options.stdin ?? process.stdin, limit) : await readFileCapped(source, limit, name)
+  if (bytes === undefined) throw tooLarge(name, limit)
+  return bytes.toString('utf8')
+}
+
+function tooLarge(name: string, limit: number): UsageError {
+  return new UsageError(`${name} is larger than ${limit} bytes, far more than a token (a few KiB); pass a file that holds a single token`)
+}
+
+/** Up to `limit` bytes, or undefined when there are more. Reads limit + 1 at most, so /dev/zero and FIFOs work. */
+async function readFileCapped(path: string, limit: number, name: string): Promise<Buffer | undefined> {
+  let handle
+  try {
+    handle = await open(path, 'r')
+  } catch (err) {
+    throw unreadable(name, err)
+  }
+  try {
+    const buffer = Buffer.alloc(limit + 1)
+    let filled = 0
+    while (filled < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, null)
+      if (bytesRead === 0) break
+      filled += bytesRead
+    }
+    return filled > limit ? undefined : buffer.subarray(0, filled)
+  } catch (err) {
+    throw unreadable(name, err)
+  } finally {
+    await handle.close()
+  }
+}
+
+async function readStream(stream: AsyncIterable<unknown>, limit: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = []
+  let size = 0
+  // Leaving the loop early (return) ends the iteration, which destroys a Node stream: nothing more is read.
+  for await (const chunk of stream) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk as Uint8Array)
+    size += buffer.length
+    if (size > limit) return undefined
+    chunks.push(buffer)
+  }
+  return Buffer.concat(chunks)
+}
+
+function unreadable(name: string, err: unknown): UsageError {
+  const code = (err as { code?: unknown } | null)?.code
+  return new UsageError(`cannot read ${name}: ${typeof code === 'string' ? code : 'read error'}; check the path`, { cause: err })
+}
+
+/** --token-file: a file or `-` (stdin), read with the cap; an empty one is a usage error. */
+export async function readTokenFile(path: string, stdin: AsyncIterable<unknown>): Promise<string> {
+  const raw = await readCapped(path, DEFAULT_INPUT_LIMIT, { stdin, name: `--token-file ${path}` })
+  if (raw.trim() === '') throw new UsageError(`--token-file ${path} is empty: write the token into it`)
+  return raw
+}
