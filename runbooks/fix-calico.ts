@@ -118,7 +118,7 @@ export const cli = defineCli({
   ],
 })
 
-type Flags = ParsedCli<NonNullable<(typeof cli)['flags']>>['flags']
+export type Flags = ParsedCli<NonNullable<(typeof cli)['flags']>>['flags']
 
 /** A literal token in the CNI config template, judged. */
 export interface ConfigTokenFinding {
@@ -153,7 +153,7 @@ interface RestartPlan {
   readonly reasons: string[]
 }
 
-interface Ctx {
+export interface Ctx {
   flags: Flags
   output: Output
   redactor: Redactor
@@ -359,6 +359,7 @@ export const runbook: Runbook<Ctx> = {
     },
     {
       id: 'regenerate-cni-tokens',
+      requires: ['back-up'],
       title: "Regenerate the CNI ServiceAccount's stale tokens",
       description:
         'Blanks data.token of each stale token Secret of the CNI ServiceAccount so the tokens controller signs a new token with the current key (as regenerate-tokens does), and waits for every refill.',
@@ -407,6 +408,7 @@ export const runbook: Runbook<Ctx> = {
     },
     {
       id: 'fix-cni-config',
+      requires: ['back-up'],
       title: 'Take the stale token out of the CNI config',
       description:
         'Replaces a stale literal token in the CNI config ConfigMap with __SERVICEACCOUNT_TOKEN__, so install-cni fills in a fresh token at every start (with --embed-token: with the current token of the CNI ServiceAccount); every other byte stays as it was.',
@@ -438,6 +440,7 @@ export const runbook: Runbook<Ctx> = {
     },
     {
       id: 'rewrite-node-files',
+      requires: ['back-up'],
       title: "Rewrite this node's Calico files",
       description:
         "Node-local mode only: writes a current token into the node's Calico CNI config and calico-kubeconfig, each file replaced atomically after a copy went to the backup directory. install-cni renders them again from the ConfigMap at the next calico-node start.",

@@ -45,9 +45,9 @@ export const cli = defineCli({
   ],
 })
 
-type Flags = ParsedCli<NonNullable<(typeof cli)['flags']>>['flags']
+export type Flags = ParsedCli<NonNullable<(typeof cli)['flags']>>['flags']
 
-interface Ctx extends Session {
+export interface Ctx extends Session {
   flags: Flags
   keys: VerificationKey[]
   assessments: SecretAssessment[]
@@ -102,6 +102,7 @@ export const runbook: Runbook<Ctx> = {
     {
       id: 'regenerate-tokens',
       title: 'Regenerate the tokens',
+      requires: ['back-up-secrets'],
       description:
         'Blanks data.token of each stale Secret (or recreates it with --strategy recreate) so the tokens controller signs a new token with the current key, then waits for every refill.',
       kubectl: (ctx) =>

@@ -79,7 +79,7 @@ export const cli = defineCli({
   ],
 })
 
-type Flags = ParsedCli<NonNullable<(typeof cli)['flags']>>['flags']
+export type Flags = ParsedCli<NonNullable<(typeof cli)['flags']>>['flags']
 
 export const ResultOutcomes = {
   restarted: 'restarted',
@@ -116,7 +116,7 @@ interface Discovery {
   renamedSecrets: Map<string, string>
 }
 
-interface Ctx extends Session {
+export interface Ctx extends Session {
   flags: Flags
   /** Where the pods are looked for. */
   where: Namespaces

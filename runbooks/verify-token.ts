@@ -55,7 +55,7 @@ export const cli = defineCli({
   ],
 })
 
-type Flags = ParsedCli<NonNullable<(typeof cli)['flags']>>['flags']
+export type Flags = ParsedCli<NonNullable<(typeof cli)['flags']>>['flags']
 
 export interface Ctx {
   flags: Flags

@@ -496,3 +496,12 @@ function editDistance(a: string, b: string): number {
   }
   return prev[b.length] ?? 0
 }
+
+/** Every flag of `spec` at its default (as if none were given): how rotate-tokens sets up the runbooks it runs. */
+export function flagDefaults<const F extends readonly FlagSpec[]>(spec: CliSpec<F>): FlagValues<F> {
+  const values: Record<string, unknown> = {}
+  for (const flag of spec.flags ?? []) {
+    values[camelCase(flag.name)] = flag.default ?? (flag.type === 'boolean' ? false : flag.type.endsWith('[]') ? [] : undefined)
+  }
+  return values as FlagValues<F>
+}

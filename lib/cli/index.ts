@@ -7,6 +7,7 @@ export {
   usageOf,
   allFlags,
   camelCase,
+  flagDefaults,
   COMMON_FLAGS,
   type CliSpec,
   type FlagSpec,

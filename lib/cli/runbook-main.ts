@@ -23,7 +23,16 @@ export interface ContextArgs<F extends readonly FlagSpec[], R extends TextRedact
 
 export interface RunbookMainOptions<C, F extends readonly FlagSpec[], R extends TextRedactor = Redactor> {
   cli: CliSpec<F>
+  /** The steps --help lists, and the ones that run unless `pick` chooses others. */
   runbook: Runbook<C>
+  /** Chooses the runbook once flags are parsed (rotate-tokens: --restore is another job). */
+  pick?: (cli: ParsedCli<F>) => Runbook<C>
+  /**
+   * After the engine, whatever the outcome (also a failure or a refusal):
+   * writes what must outlive the run (rotate-tokens' report file). Returns a
+   * line for stderr. Never called from inside a step: checks stay read-only.
+   */
+  afterRun?: (report: RunReport | undefined, ctx: C) => Promise<string | undefined>
   /** Seam: this run's redactor (default `new Redactor({ showTokens: cli.common.showToken })`). */
   redactor?: (cli: ParsedCli<F>) => R
   /** Builds the runbook's context (clients, options) once flags are known. */
@@ -58,13 +67,20 @@ export async function runbookMain<C, const F extends readonly FlagSpec[], R exte
   const mode = resolveMode({ dryRun: parsed.common.dryRun, yes: parsed.common.yes, stdinIsTTY: io.stdin.isTTY === true })
   const ctx = await opts.context({ cli: parsed, output, redactor, io })
   const confirm = mode === Modes.interactive ? (opts.confirm ?? createTerminalConfirm({ input: io.stdin, output: io.stderr })) : undefined
-  const report = await runRunbook(opts.runbook, ctx, {
-    mode,
-    output,
-    now: io.now,
-    debug: isDebug(io.env),
-    ...(confirm ? { confirm } : {}),
-  })
+  const runbook = opts.pick ? opts.pick(parsed) : opts.runbook
+  let report: RunReport | undefined
+  try {
+    report = await runRunbook(runbook, ctx, {
+      mode,
+      output,
+      now: io.now,
+      debug: isDebug(io.env),
+      ...(confirm ? { confirm } : {}),
+    })
+  } finally {
+    const line = await opts.afterRun?.(report, ctx)
+    if (line) output.info(line)
+  }
   if (output.format === 'json') {
     // The engine's fields win over a runbook's extras of the same name.
     output.result({ ...opts.extendReport?.(report, ctx), ...report })

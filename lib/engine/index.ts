@@ -29,3 +29,4 @@ export {
 } from '../wait.ts'
 export { shellQuote, kubectlCommand, connectionArgs } from './kubectl.ts'
 export { errorKind, messageOf, causeMessages, toStepError } from './failure.ts'
+export { within } from './compose.ts'

@@ -98,6 +98,7 @@ export async function runRunbook<C>(runbook: Runbook<C>, ctx: C, opts: RunOption
     const say = (line: string) => output.progress(`${indent}${line}`)
     output.progress(`${style.bold(prefix + step.title)}`)
     say(style.dim(step.description))
+    if (step.requires?.length) say(style.dim(`needs: ${step.requires.join(', ')} (skipped with ${step.requires.length === 1 ? 'it' : 'them'})`))
 
     const report: StepReport = { id: step.id, title: step.title, needed: null, outcome: Outcomes.notRun, summary: '', kubectl: [] }
     const finish = (outcome: Outcome, summary: string) => {
@@ -121,6 +122,18 @@ export async function runRunbook<C>(runbook: Runbook<C>, ctx: C, opts: RunOption
       report.verify = { ok: verified.ok, summary: verified.summary }
       addDetails('verify', verified.details)
       return verified
+    }
+
+    // A step whose prerequisite did not do its work this run must not act on its own.
+    const missing = (step.requires ?? []).filter((id) => {
+      const earlier = reports.find((r) => r.id === id)
+      return earlier !== undefined && UNDONE.has(earlier.outcome)
+    })
+    if (missing.length > 0 && !step.readOnly) {
+      const why = missing.map((id) => `${id} was ${reports.find((r) => r.id === id)!.outcome}`).join(', ')
+      report.kubectl = safeKubectl(step, ctx)
+      finish(Outcomes.skipped, `skipped because ${why}`)
+      continue
     }
 
     try {
@@ -193,8 +206,11 @@ export async function runRunbook<C>(runbook: Runbook<C>, ctx: C, opts: RunOption
   }
 
   const failed = reports.some((r) => r.outcome === Outcomes.failed)
+  // A skipped change, or a quit before the end, leaves work undone: the run
+  // did not reach its goal, so it must not exit 0 (the summary says what is left).
+  const undone = reports.some((r) => r.outcome === Outcomes.skipped) || stopped === 'quit'
   const exitCode: ExitCode =
-    fatal instanceof UsageError ? ExitCode.usage : failed ? ExitCode.failed : ExitCode.ok
+    fatal instanceof UsageError ? ExitCode.usage : failed || undone ? ExitCode.failed : ExitCode.ok
   return {
     runbook: runbook.name,
     mode,
@@ -204,6 +220,17 @@ export async function runRunbook<C>(runbook: Runbook<C>, ctx: C, opts: RunOption
     exitCode,
     ...(stopped ? { stopped } : {}),
     steps: reports,
+  }
+}
+
+/** Outcomes that mean a step's work was not done in this run. */
+const UNDONE: ReadonlySet<Outcome> = new Set([Outcomes.skipped, Outcomes.failed, Outcomes.notRun])
+
+function safeKubectl<C>(step: Step<C>, ctx: C): string[] {
+  try {
+    return step.kubectl(ctx)
+  } catch {
+    return []
   }
 }
 

@@ -35,6 +35,12 @@ export interface Step<C> {
   description: string
   /** Never changes anything: runs without asking, even without a terminal. */
   readOnly?: true
+  /**
+   * Steps (by id) whose work this one builds on: when one of them was skipped,
+   * quit, failed or not run in this run, this step is skipped too, saying why
+   * (the plan lists these). Example: no regeneration without the backup.
+   */
+  requires?: readonly string[]
   /** Commands an operator could paste to do or see the same by hand (computed after the check). */
   kubectl(ctx: C): string[]
   /** Read-only look at live state. May throw UsageError/DomainError. */

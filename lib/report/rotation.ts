@@ -4,23 +4,26 @@ import type { RunReport } from '../engine/types.ts'
 
 export interface RotationReport {
   cluster: { context: string; server: string }
+  scope: string
   startedAt: string
   preflight: { version?: string; user?: string; keyIds?: string[]; missingPermissions?: string[] }
-  inventory: string
-  runs: Array<{ runbook: string; exitCode: number; report?: RunReport }>
+  /** Every step of the run with its outcome, in order. */
+  steps: Array<{ id: string; outcome: string; summary: string }>
+  /** The backup directory of this run (the objects changed before a resumed run are in that run's report). */
   backupDir: string | undefined
   verification: { tokens: number; valid: number; notValid: Array<{ source: string; status: string; reason: string }> } | undefined
   reportFile: string | undefined
   /** What the run refused or could not do, each with its next action. */
   needsPerson: string[]
+  outcome: 'ok' | 'failed' | 'quit' | 'refused before any step ran'
 }
 
 export function renderRotationSummary(rotation: RotationReport, run: RunReport): string {
-  const lines = [`Cluster ${rotation.cluster.context} (${rotation.cluster.server})${rotation.preflight.version ? `, Kubernetes ${rotation.preflight.version}` : ''}`]
-  if (rotation.inventory) lines.push(`Inventory: ${rotation.inventory}`)
-  for (const child of rotation.runs) {
-    const applied = child.report?.steps.filter((s) => s.outcome === 'applied') ?? []
-    lines.push(`${child.runbook}: ${child.exitCode === 0 ? 'done' : `failed (exit ${child.exitCode})`}${applied.length ? `: ${applied.map((s) => s.summary).join('; ')}` : ''}`)
+  const lines = [
+    `Cluster ${rotation.cluster.context} (${rotation.cluster.server})${rotation.preflight.version ? `, Kubernetes ${rotation.preflight.version}` : ''}; scope: ${rotation.scope}`,
+  ]
+  for (const step of rotation.steps.filter((s) => s.outcome === 'applied' || s.outcome === 'skipped' || s.outcome === 'failed')) {
+    lines.push(`${step.id}: ${step.outcome}: ${step.summary}`)
   }
   if (rotation.verification) {
     const v = rotation.verification

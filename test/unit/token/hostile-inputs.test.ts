@@ -150,7 +150,7 @@ describe('kubeconfigs that do not load', () => {
   it.each(kubeconfigs)('%s → UsageError, exit 2, no content', async (name, text, says) => {
     const path = join(dir, `${name.replaceAll(' ', '-')}.yaml`)
     writeFileSync(path, text)
-    const outcome = await outcomeOf(() => void loadKubeConfig({ kubeconfig: path }, {}, { homeDir: dir }))
+    const outcome = await outcomeOf(async () => void (await loadKubeConfig({ kubeconfig: path }, {}, { homeDir: dir })))
     expect({ what: outcome.what, exit: outcome.exit }).toEqual({ what: 'UsageError', exit: 2 })
     expect(outcome.line).toMatch(says)
     expectClean(outcome, [STATIC_TOKEN, PASSWORD, STATIC_TOKEN.slice(0, 8), PASSWORD.slice(0, 8)])
