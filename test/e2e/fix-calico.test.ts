@@ -17,6 +17,7 @@ import { CNI_CONFIG_FIXED_AT_ANNOTATION, PROBE_LABEL } from '../../lib/kube/cali
 import { configMapText, fill, loadObjects, nodeDir, readFixture } from '../fixtures/calico/fixtures.ts'
 import { createTokenSecret, ignoreNotFound, tokenReview, useCluster, waitFor, type TestCluster } from './support/cluster.ts'
 import { jsonOf, runRunbook, type CliResult } from './support/cli.ts'
+import { backedUpFile } from './support/backup.ts'
 
 const NS = 'kube-system'
 const SECRET = 'calico-node-token'
@@ -184,10 +185,11 @@ describe('fix-calico', () => {
       expect(report.nodes.after[0]!.reason).toMatch(/could not read the node's CNI files: exec not available \(.+\); run fix-calico on the node with --cni-conf-dir \/etc\/cni\/net.d/)
 
       // Backups of the originals, owner-only: the ConfigMap still with the old token.
-      const saved = join(report.backupDir, 'configmap', NS, 'calico-config.json')
+      const saved = await backedUpFile(report.backupDir, 'ConfigMap', NS, 'calico-config')
       expect((await stat(saved)).mode & 0o777).toBe(0o600)
       expect(await readFile(saved, 'utf8')).toContain(oldToken)
-      for (const kind of ['secret', 'daemonset']) await stat(join(report.backupDir, kind, NS, kind === 'secret' ? `${SECRET}.json` : 'calico-node.json'))
+      await stat(await backedUpFile(report.backupDir, 'Secret', NS, SECRET))
+      await stat(await backedUpFile(report.backupDir, 'DaemonSet', NS, 'calico-node'))
     })
 
     it('finds nothing to do on a second run', async () => {

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { REGENERATED_AT_ANNOTATION } from '../../lib/annotations.ts'
 import { createNamespace, createTokenSecret, deleteNamespace, tokenReview, useCluster, type TestCluster } from './support/cluster.ts'
 import { jsonOf, runRunbook } from './support/cli.ts'
+import { backedUpFile } from './support/backup.ts'
 
 interface Report {
   backupDir: string
@@ -65,7 +66,7 @@ describe('regenerate-tokens', () => {
       const secret = await cluster.core.readNamespacedSecret({ namespace, name })
       expect(Date.parse(secret.metadata!.annotations![REGENERATED_AT_ANNOTATION]!)).toBeGreaterThan(0)
       // The backup holds the original token, readable by the owner only.
-      const file = join(backupDir, 'secret', namespace, `${name}.json`)
+      const file = await backedUpFile(backupDir, 'Secret', namespace, name)
       expect((await stat(file)).mode & 0o777).toBe(0o600)
       const saved = JSON.parse(await readFile(file, 'utf8')) as { data: { token: string } }
       expect(Buffer.from(saved.data.token, 'base64').toString()).toBe(before.get(name))

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { REGENERATED_AT_ANNOTATION } from '../../lib/annotations.ts'
 import { createNamespace, createTokenSecret, deleteNamespace, useCluster, waitFor, type TestCluster } from './support/cluster.ts'
 import { jsonOf, runRunbook, type CliResult } from './support/cli.ts'
+import { backedUpNames } from './support/backup.ts'
 
 interface Report {
   plan: { items: Array<{ action: string; owner: { kind: string; name: string }; kubectl: string[]; pods: Array<{ pod: { name: string } }> }> } | null
@@ -201,8 +202,8 @@ describe('restart-dependent-pods', () => {
     expect(after.unrelated).toEqual(before.unrelated)
     expect(after.lonely).toEqual(before.lonely)
     // Each workload was backed up before its restart.
-    expect((await readdir(join(backupDir, 'deployment', namespace))).sort()).toEqual(['web-env.json', 'web-volume.json'])
-    expect(await readdir(join(backupDir, 'statefulset', namespace))).toEqual(['db.json'])
+    expect(await backedUpNames(backupDir, 'Deployment', namespace)).toEqual(['web-env', 'web-volume'])
+    expect(await backedUpNames(backupDir, 'StatefulSet', namespace)).toEqual(['db'])
   })
 
   it('--yes --recreate-bare-pods re-creates the bare pod under its name, and restarts nothing else', async () => {
@@ -216,7 +217,7 @@ describe('restart-dependent-pods', () => {
     for (const app of ['web-volume', 'web-env', 'db', 'unrelated'] as const) expect(after[app], app).toEqual(before[app])
     const lonely = await cluster.core.readNamespacedPod({ namespace, name: 'lonely' })
     expect(lonely.spec?.volumes?.find((v) => v.name === 'token')?.secret?.secretName).toBe('delta-token')
-    expect(await readdir(join(backupDir, 'pod', namespace))).toEqual(['lonely.json'])
+    expect(await backedUpNames(backupDir, 'Pod', namespace)).toEqual(['lonely'])
   })
 
   it('a second --yes finds nothing to do and changes nothing', async () => {

@@ -54,15 +54,22 @@ describe('rotate-tokens', () => {
       })
       expect(result.code, result.stderr.slice(-3000)).toBe(0)
       const report = jsonOf<RotationJson>(result)
+      // The proof checked every token Secret of the scenario, and all are valid.
+      expect(report.rotation.verification?.tokens).toBeGreaterThanOrEqual(scenario.secrets.length)
       expect(report.rotation.verification?.valid).toBe(report.rotation.verification?.tokens)
-      expect(report.steps.find((s) => s.id === 'regenerate-tokens')?.outcome).toBe('applied')
-      expect(report.steps.find((s) => s.id === 'restart-dependent-pods')?.outcome).toBe('applied')
-      expect(report.steps.find((s) => s.id === 'fix-calico')?.outcome).toBe('applied')
+      const outcome = (id: string) => report.steps.find((s) => s.id === id)?.outcome
+      expect(outcome('regenerate-tokens')).toBe('applied')
+      expect(outcome('restart-workloads')).toBe('applied')
+      expect(outcome('fix-cni-config')).toBe('applied')
+      expect(outcome('restart-calico-node')).toBe('applied')
       const cniConfig = (await cluster.core.readNamespacedConfigMap({ namespace: 'kube-system', name: 'calico-config' })).data!.cni_network_config!
       expect(cniConfig).toContain('__SERVICEACCOUNT_TOKEN__')
-      // Dependent workloads got new pods; the unrelated one did not.
-      expect((await podUids(cluster.core, shop, 'web')).some((uid) => before.web.includes(uid))).toBe(false)
-      expect((await podUids(cluster.core, billing, 'worker')).some((uid) => before.worker.includes(uid))).toBe(false)
+      // Dependent workloads got new pods (and have pods at all); the unrelated one did not.
+      for (const [namespace, app, old] of [[shop, 'web', before.web], [billing, 'worker', before.worker]] as const) {
+        const now = await podUids(cluster.core, namespace, app)
+        expect(now.length, `${namespace}/${app} has pods`).toBeGreaterThan(0)
+        expect(now.filter((uid) => old.includes(uid))).toEqual([])
+      }
       expect(await podUids(cluster.core, shop, 'static-site')).toEqual(before.site)
       // The report on disk and the backup of every changed Secret.
       const onDisk = JSON.parse(await readFile(report.rotation.reportFile!, 'utf8')) as { backupDir: string }
@@ -71,10 +78,14 @@ describe('rotate-tokens', () => {
       const backedUp = manifest.objects.filter((o) => o.kind === 'Secret').map((o) => `${o.namespace}/${o.name}`)
       for (const secret of scenario.secrets) expect(backedUp).toContain(secret)
 
-      const again = await runRunbook('rotate-tokens', ['-A', '--yes', '--report-dir', scratch], { kubeconfig: cluster.kubeconfigPath })
+      const again = await runRunbook('rotate-tokens', ['--yes', '--report-dir', scratch, '-o', 'json'], { kubeconfig: cluster.kubeconfigPath })
       expect(again.code, again.stderr.slice(-2000)).toBe(0)
-      expect(again.stdout).toMatch(/regenerate-tokens: .*nothing to do/)
-      expect(again.stdout).toMatch(/restart-dependent-pods: .*nothing to do/)
+      const second = jsonOf<RotationJson>(again)
+      for (const id of ['back-up-secrets', 'regenerate-tokens', 'restart-workloads', 'fix-cni-config']) {
+        expect(second.steps.find((s) => s.id === id)?.outcome, id).toBe('not-needed')
+      }
+      // Without -n the scope is every namespace, and the settings line says so before anything runs.
+      expect(again.stderr).toMatch(/scope: all namespaces/)
     })
   })
 
@@ -104,7 +115,7 @@ describe('rotate-tokens', () => {
       // Not resourceVersions: the API server itself labels a legacy token Secret when its token is first used each day.
       const versions = async () => (await cluster.core.listNamespacedSecret({ namespace })).items.map((s) => JSON.stringify([s.metadata!.name, s.data, s.metadata!.annotations])).sort()
       const before = await versions()
-      const result = await runRunbook('rotate-tokens', ['--yes', '--skip-calico', '--report-dir', scratch], { kubeconfig })
+      const result = await runRunbook('rotate-tokens', ['-n', namespace, '--yes', '--skip-calico', '--report-dir', scratch], { kubeconfig })
       expect(result.code).toBe(1)
       expect(result.stdout).toMatch(/missing permissions, nothing was changed: .*patch secrets in namespace/)
       expect(result.stdout).toMatch(/resources: \["secrets"\]\n\s+verbs: \[.*"patch"/)
@@ -150,7 +161,8 @@ describe('rotate-tokens', () => {
       const fresh = Buffer.from(secret.data!.token!, 'base64').toString()
       expect((await tokenReview(cluster.authn, fresh)).authenticated).toBe(true)
       // The backup still holds the original, not a half-changed copy.
-      const saved = JSON.parse(await readFile(join(backupDir, 'secret', namespace, 'app-token.json'), 'utf8')) as { data: { token: string } }
+      const entry = manifest.objects.find((o) => o.name === 'app-token') as { name: string; file: string }
+      const saved = JSON.parse(await readFile(join(backupDir, entry.file), 'utf8')) as { data: { token: string } }
       expect(Buffer.from(saved.data.token, 'base64').toString()).toBe(old)
       // Restarted exactly once: one template change after creation.
       const deployment = await cluster.apps.readNamespacedDeployment({ namespace, name: 'app' })
@@ -172,9 +184,11 @@ describe('rotate-tokens', () => {
       const read = async () => Buffer.from((await cluster.core.readNamespacedSecret({ namespace, name: 'svc-token' })).data!.token!, 'base64').toString()
       expect(await read()).not.toBe(original)
 
-      const plan = await runRunbook('rotate-tokens', ['--restore', backupDir, '--dry-run'], { kubeconfig: cluster.kubeconfigPath })
+      // --restore=DIR (one argument) is the same as --restore DIR: the undo, never a rotation.
+      const plan = await runRunbook('rotate-tokens', [`--restore=${backupDir}`, '--dry-run'], { kubeconfig: cluster.kubeconfigPath })
       expect(plan.code, plan.stderr).toBe(0)
       expect(plan.stdout).toMatch(/1 to restore/)
+      expect(plan.stderr).not.toMatch(/Preflight/)
       const restore = await runRunbook('rotate-tokens', ['--restore', backupDir, '--yes'], { kubeconfig: cluster.kubeconfigPath })
       expect(restore.code, restore.stderr.slice(-2000)).toBe(0)
       expect(await read()).toBe(original)

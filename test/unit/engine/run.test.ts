@@ -107,6 +107,26 @@ describe('interactive mode', () => {
     expect(outcomes(report)).toEqual(['one=applied', 'fine=not-needed', 'two=skipped', 'three=not-run', 'four=not-run'])
     expect(report.stopped).toBe('quit')
     expect(report.steps[4]?.needed).toBeNull()
+    // Work was skipped and the run was quit before the end: not a success.
+    expect(report.exitCode).toBe(1)
+  })
+
+  it('skips a step whose prerequisite was skipped at the prompt, without checking or applying it', async () => {
+    const h = harness(Modes.interactive, ['skip', 'yes'])
+    const regenerate = { ...makeStep('regenerate', { needed: true }), requires: ['back-up'] }
+    const report = await h.run(makeRunbook(makeStep('back-up', { needed: true }), regenerate, makeStep('other', { needed: true })))
+    expect(outcomes(report)).toEqual(['back-up=skipped', 'regenerate=skipped', 'other=applied'])
+    expect(report.steps[1]?.summary).toBe('skipped because back-up was skipped')
+    expect(h.ctx.calls).not.toContain('apply:regenerate')
+    expect(h.ctx.calls).not.toContain('check:regenerate')
+    expect(report.exitCode).toBe(1)
+  })
+
+  it('runs a step whose prerequisite had nothing to do', async () => {
+    const h = harness(Modes.interactive, ['yes'])
+    const regenerate = { ...makeStep('regenerate', { needed: true }), requires: ['back-up'] }
+    const report = await h.run(makeRunbook(makeStep('back-up', { needed: false }), regenerate))
+    expect(outcomes(report)).toEqual(['back-up=not-needed', 'regenerate=applied'])
     expect(report.exitCode).toBe(0)
   })
 
