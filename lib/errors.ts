@@ -10,6 +10,8 @@ export const ExitCode = {
   ok: 0,
   failed: 1,
   usage: 2,
+  /** Ctrl-C or SIGTERM: stopped at a safe point (128 + SIGINT, as shells report it). */
+  interrupted: 130,
 } as const
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode]
 

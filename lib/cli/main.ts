@@ -28,6 +28,8 @@ export interface MainIO {
    * (which knows --show-token and the tokens registered) once flags are parsed.
    */
   redactor: TextRedactor
+  /** Handle Ctrl-C/SIGTERM (only the real entry point: tests run runbooks in-process without it). */
+  signals?: boolean
 }
 
 export type Main = (io: MainIO) => Promise<number | void> | number | void
@@ -59,6 +61,7 @@ export async function runMain(importMetaUrl: string, main: Main, options: RunMai
     stderr: process.stderr,
     now: () => new Date(),
     redactor: defaultRedactor(),
+    signals: true,
     ...seams,
   }
   const code = await execute(main, io)
@@ -96,6 +99,7 @@ export async function execute(main: Main, io: MainIO): Promise<ExitCode> {
 
 function toExitCode(code: number | void): ExitCode {
   if (code === undefined || code === ExitCode.ok) return ExitCode.ok
+  if (code === ExitCode.interrupted) return ExitCode.interrupted
   return code === ExitCode.usage ? ExitCode.usage : ExitCode.failed
 }
 

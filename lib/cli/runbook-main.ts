@@ -68,6 +68,7 @@ export async function runbookMain<C, const F extends readonly FlagSpec[], R exte
   const ctx = await opts.context({ cli: parsed, output, redactor, io })
   const confirm = mode === Modes.interactive ? (opts.confirm ?? createTerminalConfirm({ input: io.stdin, output: io.stderr })) : undefined
   const runbook = opts.pick ? opts.pick(parsed) : opts.runbook
+  const interrupt = onInterrupt(io, output)
   let report: RunReport | undefined
   try {
     report = await runRunbook(runbook, ctx, {
@@ -75,9 +76,11 @@ export async function runbookMain<C, const F extends readonly FlagSpec[], R exte
       output,
       now: io.now,
       debug: isDebug(io.env),
+      signal: interrupt.signal,
       ...(confirm ? { confirm } : {}),
     })
   } finally {
+    interrupt.dispose()
     const line = await opts.afterRun?.(report, ctx)
     if (line) output.info(line)
   }
@@ -89,4 +92,32 @@ export async function runbookMain<C, const F extends readonly FlagSpec[], R exte
     output.result(report, (r) => [opts.renderText?.(r, ctx), renderReport(r)].filter(Boolean).join('\n\n'))
   }
   return report.exitCode
+}
+
+/**
+ * Ctrl-C (or SIGTERM) while a runbook runs: the step under way finishes (a
+ * half-done write or an abandoned wait is worse than a few more seconds), no
+ * further step starts, the summary and report say what is left, and the exit
+ * code is 130. A second Ctrl-C stops at once.
+ */
+function onInterrupt(io: MainIO, output: Output): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController()
+  if (!io.signals) return { signal: controller.signal, dispose: () => undefined }
+  const handler = () => {
+    if (controller.signal.aborted) {
+      output.warn('interrupted again: stopping now; rerun the same command to continue')
+      process.exit(130)
+    }
+    output.warn('interrupt: finishing the current step, then stopping (Ctrl-C again to stop now)')
+    controller.abort()
+  }
+  process.on('SIGINT', handler)
+  process.on('SIGTERM', handler)
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off('SIGINT', handler)
+      process.off('SIGTERM', handler)
+    },
+  }
 }

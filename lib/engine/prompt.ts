@@ -22,13 +22,16 @@ const answerWords: Record<string, Answer> = {
   yes: 'yes',
   s: 'skip',
   skip: 'skip',
-  n: 'skip',
-  no: 'skip',
   q: 'quit',
   quit: 'quit',
 }
 
-/** `y`/`yes` → yes, `s`/`skip`/`n`/`no` → skip, `q`/`quit` → quit; anything else → undefined. */
+/**
+ * `y`/`yes` → yes, `s`/`skip` → skip, `q`/`quit` → quit; anything else,
+ * `n`/`no` included, → undefined (asked again): "no" could mean skip this
+ * step or stop everything, and guessing wrong on a cluster that matters is
+ * worse than asking once more.
+ */
 export function parseAnswer(text: string): Answer | undefined {
   return answerWords[text.trim().toLowerCase()]
 }
@@ -66,7 +69,7 @@ export function createTerminalConfirm({ input, output }: TerminalConfirmOptions)
       rl.on('line', (text) => {
         const answer = parseAnswer(text)
         if (answer) return finish(answer)
-        output.write(`Please answer y (apply), s (skip this step) or q (quit).\n${confirmQuestion(request)}`)
+        output.write(`Please answer y (apply), s (skip this step and the steps that need it) or q (quit: stop here, exit 1).\n${confirmQuestion(request)}`)
       })
       output.write(confirmQuestion(request))
     })

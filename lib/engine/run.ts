@@ -30,6 +30,8 @@ export interface RunOptions {
   now?: () => Date
   /** Print the stack of an unexpected error in a step (KTR_DEBUG=1). */
   debug?: boolean
+  /** Aborted (Ctrl-C, SIGTERM): no further step starts; the one running finishes first. */
+  signal?: AbortSignal
 }
 
 /** The end of the refusal when there is no terminal to ask on and no --yes. */
@@ -89,6 +91,10 @@ export async function runRunbook<C>(runbook: Runbook<C>, ctx: C, opts: RunOption
   let fatal: unknown
 
   for (const [i, step] of steps.entries()) {
+    if (!stopped && opts.signal?.aborted) {
+      stopped = 'interrupted'
+      output.progress(style.yellow(`interrupted: stopped before step ${i + 1}/${total} (${step.id}); rerun the same command to continue`))
+    }
     if (stopped) {
       reports.push(notRun(step, ctx, stopped))
       continue
@@ -210,7 +216,7 @@ export async function runRunbook<C>(runbook: Runbook<C>, ctx: C, opts: RunOption
   // did not reach its goal, so it must not exit 0 (the summary says what is left).
   const undone = reports.some((r) => r.outcome === Outcomes.skipped) || stopped === 'quit'
   const exitCode: ExitCode =
-    fatal instanceof UsageError ? ExitCode.usage : failed || undone ? ExitCode.failed : ExitCode.ok
+    fatal instanceof UsageError ? ExitCode.usage : stopped === 'interrupted' ? ExitCode.interrupted : failed || undone ? ExitCode.failed : ExitCode.ok
   return {
     runbook: runbook.name,
     mode,
@@ -248,7 +254,7 @@ async function planningPass<C>(steps: readonly Step<C>[], ctx: C): Promise<Map<n
   return results
 }
 
-function notRun<C>(step: Step<C>, ctx: C, why: 'failed' | 'quit'): StepReport {
+function notRun<C>(step: Step<C>, ctx: C, why: NonNullable<RunReport['stopped']>): StepReport {
   let kubectl: string[] = []
   try {
     kubectl = step.kubectl(ctx)
@@ -261,7 +267,7 @@ function notRun<C>(step: Step<C>, ctx: C, why: 'failed' | 'quit'): StepReport {
     title: step.title,
     needed: null,
     outcome: Outcomes.notRun,
-    summary: why === 'quit' ? 'not run: stopped at your request' : 'not run: an earlier step failed',
+    summary: why === 'quit' ? 'not run: stopped at your request' : why === 'interrupted' ? 'not run: interrupted (rerun to continue)' : 'not run: an earlier step failed',
     kubectl,
   }
 }

@@ -41,7 +41,12 @@ export function summarize(report: RunReport): string {
   const parts = summaryOrder.filter(([o]) => counts[o] > 0).map(([o, words]) => `${counts[o]} ${words}`)
   let line = parts.length > 0 ? parts.join(', ') : 'no steps'
   if (report.mode === Modes.plan) line = `Plan: ${line} (dry run: nothing was changed)`
+  const stoppedByPerson = report.stopped === 'quit' || report.stopped === 'interrupted'
+  const left = report.steps.filter((s) => s.outcome === Outcomes.skipped || (stoppedByPerson && s.outcome === Outcomes.notRun)).map((s) => s.id)
   if (report.stopped === 'quit') line += '; stopped at your request'
+  if (report.stopped === 'interrupted') line += '; interrupted'
+  // Say what is left, so a non-zero exit never comes without its reason.
+  if (left.length > 0) line += `; left undone: ${left.join(', ')} (rerun the same command to continue)`
   const failed = report.steps.find((s) => s.outcome === Outcomes.failed)
   if (failed) line += `; step ${failed.id} failed: ${failed.summary}`
   return line

@@ -107,6 +107,6 @@ export interface RunReport {
   ok: boolean
   exitCode: ExitCode
   /** Why the run ended early, if it did. */
-  stopped?: 'failed' | 'quit'
+  stopped?: 'failed' | 'quit' | 'interrupted'
   steps: StepReport[]
 }

@@ -79,7 +79,7 @@ describe('rotate-tokens fails closed', () => {
       body: { metadata: { name: namespace }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'ServiceAccount', name: 'operator', namespace }] },
     })
     const request = await cluster.core.createNamespacedServiceAccountToken({ namespace, name: 'operator', body: { spec: { audiences: [], expirationSeconds: 3600 } } })
-    adminToken = request.status?.token ?? ""
+    adminToken = request.status?.token ?? ''
     await cluster.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'app' } } })
     await createTokenSecret(cluster.core, namespace, 'app-token', 'app')
   })

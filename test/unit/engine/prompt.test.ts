@@ -16,8 +16,8 @@ describe('parseAnswer', () => {
     [' YES ', 'yes'],
     ['s', 'skip'],
     ['skip', 'skip'],
-    ['n', 'skip'],
-    ['no', 'skip'],
+    ['n', undefined],
+    ['no', undefined],
     ['q', 'quit'],
     ['Quit', 'quit'],
     ['', undefined],
@@ -32,11 +32,11 @@ describe('createTerminalConfirm', () => {
     const input = new PassThrough()
     const output = memorySink()
     const answer = createTerminalConfirm({ input, output })(request)
-    input.write('maybe\n')
+    input.write('no\n')
     input.write('s\n')
     await expect(answer).resolves.toBe('skip')
     expect(output.text()).toContain('Apply step 2/5 (regenerate-secrets)? [y]es / [s]kip / [q]uit: ')
-    expect(output.text()).toContain('Please answer y (apply), s (skip this step) or q (quit).')
+    expect(output.text()).toContain('Please answer y (apply), s (skip this step and the steps that need it) or q (quit: stop here, exit 1).')
   })
 
   it('treats the end of input (Ctrl-D) as quit', async () => {

@@ -26,12 +26,12 @@ function makeReport(outcomes: Outcome[], extra: Partial<RunReport> = {}): RunRep
 
 describe('summarize', () => {
   it.each<[string, Outcome[], Partial<RunReport>, string]>([
-    ['mixed', ['applied', 'not-needed', 'applied', 'skipped', 'applied', 'not-needed'], {}, '3 applied, 2 not needed, 1 skipped'],
+    ['mixed', ['applied', 'not-needed', 'applied', 'skipped', 'applied', 'not-needed'], {}, '3 applied, 2 not needed, 1 skipped; left undone: step-4 (rerun the same command to continue)'],
     ['all in order', ['not-needed', 'not-needed'], {}, NOTHING_TO_DO],
     ['read-only checks that passed', ['done', 'not-needed'], {}, NOTHING_TO_DO],
     ['a dry run with work', ['planned', 'not-needed', 'planned'], { mode: 'plan' }, 'Plan: 2 to apply, 1 not needed (dry run: nothing was changed)'],
     ['a dry run with nothing to do', ['not-needed'], { mode: 'plan' }, `${NOTHING_TO_DO} (dry run: nothing was changed)`],
-    ['quit', ['applied', 'not-run', 'not-run'], { stopped: 'quit' }, '1 applied, 2 not run; stopped at your request'],
+    ['quit', ['applied', 'not-run', 'not-run'], { stopped: 'quit' }, '1 applied, 2 not run; stopped at your request; left undone: step-2, step-3 (rerun the same command to continue)'],
     [
       'failure',
       ['applied', 'failed', 'not-run'],
