@@ -59,6 +59,8 @@ interface Ctx extends Session {
   flags: Flags
   io: Pick<MainIO, 'stdin' | 'cwd'>
   reportDir: string
+  /** Named up front, so the printed result and the file on disk agree. */
+  reportFile: string
   startedAt: string
   preflight: RotationReport['preflight']
   /** Each runbook's own context, on the shared session. */
@@ -235,11 +237,13 @@ function contextOf(session: Session, parsed: ParsedCli<NonNullable<(typeof cli)[
   const { flags, common } = parsed
   const shared = { backupDir: session.backup.dir, timeout: flags.timeout }
   const mode = resolveMode({ dryRun: common.dryRun, yes: common.yes, stdinIsTTY: io.stdin.isTTY === true })
+  const reportDir = flags.reportDir ?? join(defaultBackupRoot(session.env), '..', 'reports')
   return {
     ...session,
     flags,
     io,
-    reportDir: flags.reportDir ?? join(defaultBackupRoot(session.env), '..', 'reports'),
+    reportDir,
+    reportFile: join(reportDir, `rotate-tokens-${timestampDirName(session.now())}.json`),
     startedAt: session.now().toISOString(),
     preflight: {},
     regenerate: regenerate.contextOf(session, { ...flagDefaults(regenerate.cli), ...shared, strategy: flags.strategy }),
@@ -251,7 +255,7 @@ function contextOf(session: Session, parsed: ParsedCli<NonNullable<(typeof cli)[
   }
 }
 
-function rotationReport(ctx: Ctx, run: RunReport | undefined, file: string | undefined): RotationReport {
+function rotationReport(ctx: Ctx, run: RunReport | undefined): RotationReport {
   return {
     cluster: ctx.cluster,
     scope: ctx.scope.all ? 'all namespaces' : `namespace ${ctx.scope.namespace}`,
@@ -260,7 +264,7 @@ function rotationReport(ctx: Ctx, run: RunReport | undefined, file: string | und
     steps: run?.steps.map((s) => ({ id: s.id, outcome: s.outcome, summary: s.summary })) ?? [],
     backupDir: ctx.backup.dir,
     verification: ctx.verification,
-    reportFile: file,
+    reportFile: ctx.reportFile,
     needsPerson: ctx.needsPerson,
     outcome: run ? (run.ok ? 'ok' : run.stopped === 'quit' ? 'quit' : 'failed') : 'refused before any step ran',
   }
@@ -269,8 +273,8 @@ function rotationReport(ctx: Ctx, run: RunReport | undefined, file: string | und
 /** After the run, whatever its outcome: the report on disk (owner-only), and its path. */
 async function writeReport(ctx: Ctx, run: RunReport | undefined): Promise<string> {
   await mkdir(ctx.reportDir, { recursive: true, mode: 0o700 })
-  const file = join(ctx.reportDir, `rotate-tokens-${timestampDirName(ctx.now())}.json`)
-  const report = rotationReport(ctx, run, file)
+  const file = ctx.reportFile
+  const report = rotationReport(ctx, run)
   await writeFile(file, `${ctx.redactor.redact(JSON.stringify({ ...report, run }, null, 2))}\n`, { mode: 0o600 })
   return `report: ${file}${run ? '' : ' (the run was refused before any step ran)'}`
 }
@@ -289,8 +293,8 @@ export const main: Main = (io) =>
       return contextOf(session, args.cli, io)
     },
     afterRun: (run, ctx) => writeReport(ctx, run),
-    extendReport: (report, ctx) => ({ rotation: rotationReport(ctx, report, undefined) }),
-    renderText: (report, ctx) => renderRotationSummary(rotationReport(ctx, report, undefined), report),
+    extendReport: (report, ctx) => ({ rotation: rotationReport(ctx, report) }),
+    renderText: (report, ctx) => renderRotationSummary(rotationReport(ctx, report), report),
   })
 
 await runMain(import.meta.url, main)

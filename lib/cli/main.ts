@@ -34,6 +34,8 @@ export interface MainIO {
 
 export type Main = (io: MainIO) => Promise<number | void> | number | void
 
+let entryClaimed = false
+
 /** Until a runbook installs its own: a Redactor that knows no secrets yet but hides whatever looks like a JWT. */
 export function defaultRedactor(): TextRedactor {
   return new Redactor()
@@ -51,7 +53,10 @@ export interface RunMainOptions extends Partial<MainIO> {
  */
 export async function runMain(importMetaUrl: string, main: Main, options: RunMainOptions = {}): Promise<ExitCode | undefined> {
   const { argv1 = process.argv[1], ...seams } = options
-  if (!isEntryPoint(importMetaUrl, argv1)) return undefined
+  if (entryClaimed || !isEntryPoint(importMetaUrl, argv1)) return undefined
+  // One run per process: in the bundle, both an executable's two-line entry
+  // (tools/build.ts) and its runbook module may match the script path.
+  entryClaimed = true
   const io: MainIO = {
     argv: process.argv.slice(2),
     env: process.env,
