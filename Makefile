@@ -11,7 +11,7 @@ $(error tools/node.sh could not provide Node $(shell cat .node-version); see its
 endif
 export PATH := $(NODE_BIN):$(PATH):/usr/local/go/bin
 RUNBOOKS := verify-token regenerate-tokens restart-dependent-pods fix-calico rotate-tokens
-.PHONY: demo docs test check unit e2e cluster-up cluster-down cluster-rotate-key bench $(RUNBOOKS)
+.PHONY: demo docs test check unit e2e cluster-up cluster-down cluster-rotate-key bench bench-startup $(RUNBOOKS)
 
 # --- setup -------------------------------------------------------------------
 node_modules/.package-lock.json: package-lock.json   # install exactly the lockfile
@@ -24,8 +24,11 @@ demo: node_modules/.package-lock.json                # broken cluster -> rotate-
 # --- docs and measurements -----------------------------------------------------
 docs: node_modules/.package-lock.json                # regenerate runbooks/rotate-tokens.md from the steps
 	@node test/docs/generate.ts
-bench: node_modules/.package-lock.json               # speed and memory at 10k token Secrets / 30k pods (~2 min)
+bench: node_modules/.package-lock.json               # pure core at 10k token Secrets / 30k pods (~2 min), then bench-startup
 	@node --expose-gc test/bench/run-all.ts
+	@node test/bench/startup.ts
+bench-startup: node_modules/.package-lock.json       # start-up time + peak RSS of whole runbook processes; online rows with KUBECONFIG=...
+	@node test/bench/startup.ts $(ARGS)
 
 # --- tests -------------------------------------------------------------------
 test: check e2e                                      # everything CI runs

@@ -102,12 +102,24 @@ export function formatTable(title: string, rows: readonly Row[], notes: readonly
     row.rssMb.toFixed(1),
     String(row.runs),
   ])
+  return [`## ${title}`, ...notes.map((note) => `# ${note}`), ...alignedLines(header, cells), ''].join('\n')
+}
+
+/**
+ * A header, a rule and the rows, in columns: the columns listed in
+ * `leftAligned` (names, verdicts) padded on the right, the others (figures)
+ * on the left.
+ */
+export function alignedLines(header: readonly string[], cells: ReadonlyArray<readonly string[]>, leftAligned: readonly number[] = [0]): string[] {
   const all = [header, ...cells]
   const widths = header.map((_, column) => Math.max(...all.map((line) => (line[column] ?? '').length)))
   const format = (line: readonly string[]) =>
-    line.map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0))).join('  ')
+    line
+      .map((cell, column) => (leftAligned.includes(column) ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0)))
+      .join('  ')
+      .trimEnd()
   const rule = widths.map((width) => '-'.repeat(width)).join('  ')
-  return [`## ${title}`, ...notes.map((note) => `# ${note}`), format(header), rule, ...cells.map(format), ''].join('\n')
+  return [format(header), rule, ...cells.map(format)]
 }
 
 export function progress(line: string): void {
