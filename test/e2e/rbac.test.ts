@@ -79,6 +79,33 @@ describe('deploy/ RBAC, as the kube-token-runbooks ServiceAccount', () => {
     expect(jsonOf<Rotation>(json).rotation.preflight).toMatchObject({ user: `system:serviceaccount:${DEPLOY_NAMESPACE}:${SERVICE_ACCOUNT}`, missingPermissions: [] })
   })
 
+  it('the namespaced variant is enough for rotate-tokens --dry-run -n <ns> --skip-calico', async () => {
+    const suffix = randomBytes(3).toString('hex')
+    const name = `ktr-e2e-ns-${suffix}`
+    await cluster.core.createNamespacedServiceAccount({ namespace: DEPLOY_NAMESPACE, body: { metadata: { name } } })
+    const objects = k8s.KubernetesObjectApi.makeApiClient(cluster.kc)
+    // kubectl apply -n <namespace> -f deploy/rbac-namespaced.yaml, bound to a ServiceAccount of this test's own.
+    const docs = (loadAll(await readFile(join(deployDir, 'rbac-namespaced.yaml'), 'utf8')) as Array<k8s.KubernetesObject & { roleRef?: { name: string }; subjects?: Array<{ name: string }> }>).map((doc) => {
+      const clusterScoped = doc.kind === 'ClusterRole' || doc.kind === 'ClusterRoleBinding'
+      return {
+        ...doc,
+        metadata: { ...doc.metadata, name: `${doc.metadata?.name}-${suffix}`, ...(clusterScoped ? {} : { namespace }) },
+        ...(doc.roleRef ? { roleRef: { ...doc.roleRef, name: `${doc.roleRef.name}-${suffix}` } } : {}),
+        ...(doc.subjects ? { subjects: doc.subjects.map((s) => ({ ...s, name })) } : {}),
+      }
+    })
+    try {
+      for (const doc of docs) await objects.create(doc)
+      const kubeconfig = await kubeconfigFor(name)
+      const json = await runRunbook('rotate-tokens', ['--dry-run', '-n', namespace, '--skip-calico', '-o', 'json', '--report-dir', scratch], { kubeconfig })
+      expect(json.code, json.stdout.slice(-2000) + json.stderr.slice(-2000)).toBe(0)
+      expect(jsonOf<Rotation>(json).rotation.preflight.missingPermissions).toEqual([])
+    } finally {
+      for (const doc of docs.reverse()) await objects.delete(doc).catch(ignoreNotFound)
+      await cluster.core.deleteNamespacedServiceAccount({ namespace: DEPLOY_NAMESPACE, name }).catch(ignoreNotFound)
+    }
+  })
+
   it('without one rule, rotate-tokens --dry-run -A stops in preflight naming exactly that rule, and changes nothing', async () => {
     const suffix = randomBytes(3).toString('hex')
     const name = `ktr-e2e-limited-${suffix}`
