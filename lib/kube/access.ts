@@ -18,15 +18,18 @@ export async function missingPermissions(kube: Kube, wanted: readonly Permission
   const allowed = await mapLimit(wanted, 8, async (p) => {
     const review = await kube.authz.createSelfSubjectAccessReview({
       body: {
-        spec: {
-          resourceAttributes: {
-            verb: p.verb,
-            group: p.group,
-            resource: p.resource,
-            ...(p.subresource ? { subresource: p.subresource } : {}),
-            ...(p.namespace ? { namespace: p.namespace } : {}),
-          },
-        },
+        spec: p.nonResourceURL
+          ? { nonResourceAttributes: { verb: p.verb, path: p.nonResourceURL } }
+          : {
+              resourceAttributes: {
+                verb: p.verb,
+                group: p.group,
+                resource: p.resource,
+                ...(p.subresource ? { subresource: p.subresource } : {}),
+                ...(p.name ? { name: p.name } : {}),
+                ...(p.namespace ? { namespace: p.namespace } : {}),
+              },
+            },
       },
     })
     return review.status?.allowed === true
