@@ -86,7 +86,7 @@ const preflight: Step<Ctx> = {
     const [version, user, jwks] = await api(kube.kc, () => Promise.all([kube.version.getCode(), whoAmI(kube), fetchJwks(kube)]))
     // Missing evidence is never a reason to change something: no usable key, no run (keysFromJwks throws).
     const kids = keysFromJwks(jwks).map((k) => k.kid)
-    const wanted = requiredPermissions({ ...(ctx.scope.all ? {} : { namespace: ctx.scope.namespace }), calico: !ctx.flags.skipCalico })
+    const wanted = requiredPermissions({ ...(ctx.scope.all ? {} : { namespace: ctx.scope.namespace }), calico: !ctx.flags.skipCalico, strategy: ctx.flags.strategy, recreateBarePods: ctx.flags.recreateBarePods })
     const missing = await api(kube.kc, () => missingPermissions(kube, wanted))
     Object.assign(ctx.preflight, { version: version.gitVersion, user: user ?? 'unknown', keyIds: kids, missingPermissions: missing.map(describePermission) })
     return {
