@@ -3,9 +3,9 @@
 // Secret list fails the run with the cause named (and changes nothing), and an
 // --env-file naming a kubeconfig is the only cluster the run touches, even
 // when ~/.kube/config names another.
-import { spawn } from 'node:child_process'
-import { createServer, type Server } from 'node:http'
-import { request as httpsRequest } from 'node:https'
+import { execFile, spawn } from 'node:child_process'
+import { createServer, request as httpsRequest, type Server } from 'node:https'
+import { promisify } from 'node:util'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -35,16 +35,20 @@ function rotate(args: string[], env: Record<string, string>): Promise<CliResult>
 }
 
 /**
- * A plain-HTTP front for the real API server (loopback only, test fixture):
- * every list of Secrets gets a 500, everything else is passed through with
- * TLS verified against the cluster's CA.
+ * An HTTPS front for the real API server (loopback only, test fixture, its
+ * own self-signed certificate, which the test's kubeconfig trusts): every
+ * list of Secrets gets a 500, everything else is passed through with TLS
+ * verified against the cluster's CA.
  */
-async function failingSecretsProxy(cluster: TestCluster): Promise<{ server: Server; url: string; secretLists: () => number }> {
+async function failingSecretsProxy(cluster: TestCluster, dir: string): Promise<{ server: Server; url: string; ca: string; secretLists: () => number }> {
+  const key = join(dir, 'proxy.key')
+  const cert = join(dir, 'proxy.crt')
+  await promisify(execFile)('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'])
   const upstream = new URL(cluster.kc.getCurrentCluster()!.server)
   const current = cluster.kc.getCurrentCluster()!
   const ca = current.caData ? Buffer.from(current.caData, 'base64') : await readFile(current.caFile!)
   let lists = 0
-  const server = createServer((req, res) => {
+  const server = createServer({ key: await readFile(key), cert: await readFile(cert) }, (req, res) => {
     const path = req.url ?? '/'
     if (req.method === 'GET' && /\/secrets(\?|$)/.test(path)) {
       lists++
@@ -60,7 +64,7 @@ async function failingSecretsProxy(cluster: TestCluster): Promise<{ server: Serv
     req.pipe(out)
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, secretLists: () => lists }
+  return { server, url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, ca: (await readFile(cert)).toString('base64'), secretLists: () => lists }
 }
 
 describe('rotate-tokens fails closed', () => {
@@ -91,12 +95,12 @@ describe('rotate-tokens fails closed', () => {
   })
 
   it('exits 1 naming the 500 when every Secret list fails, and changes nothing', async () => {
-    const proxy = await failingSecretsProxy(cluster)
+    const proxy = await failingSecretsProxy(cluster, scratch)
     try {
       const kubeconfig = join(scratch, 'proxy.kubeconfig')
       await writeFile(
         kubeconfig,
-        `apiVersion: v1\nkind: Config\nclusters: [{name: p, cluster: {server: "${proxy.url}"}}]\nusers: [{name: u, user: {token: "${adminToken}"}}]\ncontexts: [{name: p, context: {cluster: p, user: u}}]\ncurrent-context: p\n`,
+        `apiVersion: v1\nkind: Config\nclusters: [{name: p, cluster: {server: "${proxy.url}", certificate-authority-data: "${proxy.ca}"}}]\nusers: [{name: u, user: {token: "${adminToken}"}}]\ncontexts: [{name: p, context: {cluster: p, user: u}}]\ncurrent-context: p\n`,
         { mode: 0o600 },
       )
       const before = (await cluster.core.readNamespacedSecret({ namespace, name: 'app-token' })).data
