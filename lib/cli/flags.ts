@@ -102,6 +102,15 @@ export const COMMON_FLAGS = [
     description: 'Result format on stdout; json prints one JSON document.',
   },
   {
+    name: 'insecure-skip-tls-verify',
+    type: 'boolean',
+    // Like --show-token: a credential-handling tool must never drop TLS
+    // verification because of a setting nobody typed for this run.
+    env: false,
+    envHelp: 'none: command line only',
+    description: "Accept a kubeconfig's insecure-skip-tls-verify: true (refused otherwise). Tokens under test are then never sent to the server.",
+  },
+  {
     name: 'show-token',
     type: 'boolean',
     // Only an explicit flag turns redaction off: an exported variable or a
@@ -139,6 +148,7 @@ export interface CommonOptions {
   yes: boolean
   output: OutputFormat
   showToken: boolean
+  insecureSkipTlsVerify: boolean
   /** --request-timeout in ms; 0: no timeout. */
   requestTimeoutMs: number
   envFile: string
@@ -327,6 +337,7 @@ export function parseCli<const F extends readonly FlagSpec[]>(spec: CliSpec<F>, 
     yes: values.yes as boolean,
     output: values.output as OutputFormat,
     showToken: values.showToken as boolean,
+    insecureSkipTlsVerify: values.insecureSkipTlsVerify as boolean,
     requestTimeoutMs: parseDuration(values.requestTimeout as string, sources.requestTimeout === 'flag' ? (raw.get('request-timeout')?.rawName ?? '--request-timeout') : `KTR_REQUEST_TIMEOUT (${sources.requestTimeout === 'env' ? 'environment' : 'env file'})`),
     envFile: envFilePath,
   }

@@ -16,6 +16,8 @@ import type { Env } from './flags.ts'
 export interface KubeConfigOptions {
   kubeconfig?: string | undefined
   context?: string | undefined
+  /** --insecure-skip-tls-verify was given on the command line. */
+  insecureSkipTlsVerify?: boolean
 }
 
 /** Seams for tests; defaults are the real home directory and the pod's service-account mount. */
@@ -77,7 +79,26 @@ export async function loadKubeConfigWithSource(
   }
 
   selectContext(kc, opts.context)
+  refuseUnverifiedTls(kc, opts, env)
   return { kc, source }
+}
+
+/**
+ * TLS verification stays on. A kubeconfig that turns it off is refused unless
+ * --insecure-skip-tls-verify is on this command line (then every run warns);
+ * NODE_TLS_REJECT_UNAUTHORIZED=0 would turn it off for every connection of the
+ * process, so it is refused outright.
+ */
+function refuseUnverifiedTls(kc: KubeConfig, opts: KubeConfigOptions, env: Env): void {
+  if (env.NODE_TLS_REJECT_UNAUTHORIZED === '0') {
+    throw new UsageError('NODE_TLS_REJECT_UNAUTHORIZED=0 turns off TLS verification for every connection: unset it (this tool sends credentials and tokens)')
+  }
+  const cluster = kc.getCurrentCluster()
+  if (cluster?.skipTLSVerify && !opts.insecureSkipTlsVerify) {
+    throw new UsageError(
+      `the kubeconfig sets insecure-skip-tls-verify for cluster ${cluster.name}: add its certificate-authority instead, or pass --insecure-skip-tls-verify to accept the risk for this run`,
+    )
+  }
 }
 
 /** Reads and merges kubeconfig files the way kubectl does: the first file to define a name or a current-context wins. */

@@ -84,6 +84,9 @@ export async function openSession(input: SessionInput, opts: SessionOptions): Pr
     env: cli.env,
   }
   output.info(describeSettings(session, cli.envFileLoaded, common))
+  if (kc.getCurrentCluster()?.skipTLSVerify) {
+    output.warn(`TLS verification is OFF for ${cluster.server} (--insecure-skip-tls-verify): anyone in the path can read your credentials; tokens under test will not be sent`)
+  }
   return session
 }
 

@@ -3,6 +3,7 @@
 //   curl -H "Authorization: Bearer $TOKEN" https://<apiserver>/api/v1/namespaces/<ns>/pods
 // check does: 401 = the API server rejects the token, 403 = the token is good
 // but RBAC denies the request, 200 = good and allowed.
+import { DomainError } from '../errors.ts'
 import type { Kube } from './clients.ts'
 import { rawRequest } from './raw.ts'
 
@@ -22,7 +23,16 @@ export interface SelfSubjectReviewResult {
   username?: string
 }
 
+/** A token under test is a credential: it never goes to a server whose certificate was not verified. */
+function requireVerifiedTls(kube: Kube): void {
+  const cluster = kube.kc.getCurrentCluster()
+  if (cluster?.skipTLSVerify) {
+    throw new DomainError(`not sending a token to ${cluster.server}: its certificate is not verified (insecure-skip-tls-verify); add the cluster's certificate-authority to the kubeconfig`)
+  }
+}
+
 export async function reviewToken(kube: Kube, token: string): Promise<TokenReviewResult> {
+  requireVerifiedTls(kube)
   const review = await kube.authn.createTokenReview({ body: { spec: { token } } })
   const status = review.status ?? {}
   return {
@@ -33,6 +43,7 @@ export async function reviewToken(kube: Kube, token: string): Promise<TokenRevie
 }
 
 export async function probeWithBearer(kube: Kube, token: string, namespace = 'default'): Promise<BearerProbeResult> {
+  requireVerifiedTls(kube)
   const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods?limit=1`
   const res = await rawRequest(kube.kc, path, { bearerToken: token })
   return { httpStatus: res.status, path }
@@ -40,6 +51,7 @@ export async function probeWithBearer(kube: Kube, token: string, namespace = 'de
 
 /** `kubectl auth whoami` with the token; undefined where the API is not served (before 1.28). */
 export async function selfSubjectReview(kube: Kube, token: string): Promise<SelfSubjectReviewResult | undefined> {
+  requireVerifiedTls(kube)
   const res = await rawRequest(kube.kc, '/apis/authentication.k8s.io/v1/selfsubjectreviews', {
     method: 'POST',
     bearerToken: token,

@@ -49,6 +49,13 @@ describe('rotate-tokens', () => {
       const [shop, billing] = scenario.namespaces as [string, string]
       const before = { web: await podUids(cluster.core, shop, 'web'), worker: await podUids(cluster.core, billing, 'worker'), site: await podUids(cluster.core, shop, 'static-site') }
       const backupDir = join(scratch, 'demo-backup')
+      const tokensOf = async () =>
+        Promise.all(scenario.secrets.map(async (key) => {
+          const [namespace, name] = key.split('/') as [string, string]
+          const data = (await cluster.core.readNamespacedSecret({ namespace, name })).data?.token
+          return data ? Buffer.from(data, 'base64').toString() : ''
+        }))
+      const oldTokens = (await tokensOf()).filter(Boolean)
       const result = await runRunbook('rotate-tokens', ['-A', '--yes', '--recreate-bare-pods', '--backup-dir', backupDir, '--report-dir', scratch, '-o', 'json'], {
         kubeconfig: cluster.kubeconfigPath,
       })
@@ -77,6 +84,17 @@ describe('rotate-tokens', () => {
       const manifest = JSON.parse(await readFile(join(backupDir, 'manifest.json'), 'utf8')) as { objects: Array<{ kind: string; namespace: string; name: string }> }
       const backedUp = manifest.objects.filter((o) => o.kind === 'Secret').map((o) => `${o.namespace}/${o.name}`)
       for (const secret of scenario.secrets) expect(backedUp).toContain(secret)
+
+      // No token, old or new, in any encoding, in anything the run printed or
+      // wrote beside the backed-up objects themselves (which must hold them).
+      const newTokens = (await tokensOf()).filter(Boolean)
+      expect(oldTokens.length).toBeGreaterThan(0)
+      const written = [result.stdout, result.stderr, await readFile(report.rotation.reportFile!, 'utf8'), await readFile(join(backupDir, 'manifest.json'), 'utf8')].join('\n')
+      for (const token of [...oldTokens, ...newTokens]) {
+        for (const form of [token, Buffer.from(token).toString('base64'), Buffer.from(token).toString('base64url'), encodeURIComponent(token), token.split('.')[2]!]) {
+          expect(written.includes(form), `a token's ${form === token ? 'raw' : 'encoded'} form leaked`).toBe(false)
+        }
+      }
 
       const again = await runRunbook('rotate-tokens', ['--yes', '--report-dir', scratch, '-o', 'json'], { kubeconfig: cluster.kubeconfigPath })
       expect(again.code, again.stderr.slice(-2000)).toBe(0)

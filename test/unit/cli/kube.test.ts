@@ -42,7 +42,7 @@ beforeAll(() => {
 })
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-describe('loadKubeConfig', async () => {
+describe('loadKubeConfig', () => {
   it('loads the --kubeconfig file and its current context', async () => {
     const path = write('one.yaml', makeKubeconfig(['kind-a', 'kind-b']))
     const kc = await loadKubeConfig({ kubeconfig: path }, { KUBECONFIG: '/ignored' }, { homeDir: emptyHome })
@@ -160,7 +160,31 @@ describe('loadKubeConfig', async () => {
   })
 })
 
-describe('namespaceScope', async () => {
+describe('TLS verification', () => {
+  const insecure = () =>
+    write(
+      'insecure.yaml',
+      'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://c.example:6443", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n',
+    )
+
+  it('refuses a kubeconfig that turns verification off, naming the fix', async () => {
+    await expect(loadKubeConfig({ kubeconfig: insecure() }, {}, { homeDir: emptyHome })).rejects.toThrow(
+      /sets insecure-skip-tls-verify for cluster c: add its certificate-authority instead, or pass --insecure-skip-tls-verify/,
+    )
+  })
+
+  it('accepts it only with --insecure-skip-tls-verify on the command line', async () => {
+    const kc = await loadKubeConfig({ kubeconfig: insecure(), insecureSkipTlsVerify: true }, {}, { homeDir: emptyHome })
+    expect(kc.getCurrentCluster()?.skipTLSVerify).toBe(true)
+  })
+
+  it('refuses NODE_TLS_REJECT_UNAUTHORIZED=0 outright', async () => {
+    const path = write('secure.yaml', makeKubeconfig(['a']))
+    await expect(loadKubeConfig({ kubeconfig: path }, { NODE_TLS_REJECT_UNAUTHORIZED: '0' }, { homeDir: emptyHome })).rejects.toThrow(UsageError)
+  })
+})
+
+describe('namespaceScope', () => {
   const kc = () => loadKubeConfig({ kubeconfig: write('ns.yaml', makeKubeconfig(['c'], { namespace: 'team' })) }, {}, { homeDir: emptyHome })
   it.each([
     [{ allNamespaces: true }, { all: true }],
