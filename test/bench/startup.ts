@@ -449,9 +449,6 @@ export async function benchStartup(options: StartupOptions): Promise<string> {
       `# node     ${machine.node}, commit ${machine.commit}, ${startedAt.toISOString()}`,
       `# method   wall from spawn to exit in the parent; ${method}`,
       ...formatRows(rows),
-      ...(rows.some((row) => row.from === 'bundle' && row.name.startsWith('rotate-tokens') && row.figures)
-        ? ['# note     rotate-tokens (bundle) still starts its child runbooks from runbooks/*.ts (lib/chain.ts resolves them next to the bundle)']
-        : []),
       options.history ? `# history  appended to ${HISTORY_FILE.slice(root.length + 1)}` : '# history  not written (--no-history)',
       '',
     ].join('\n')
