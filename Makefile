@@ -11,7 +11,7 @@ $(error tools/node.sh could not provide Node $(shell cat .node-version); see its
 endif
 export PATH := $(NODE_BIN):$(PATH):/usr/local/go/bin
 RUNBOOKS := verify-token regenerate-tokens restart-dependent-pods fix-calico rotate-tokens
-.PHONY: demo docs test check unit e2e cluster-up cluster-down cluster-rotate-key bench bench-startup $(RUNBOOKS)
+.PHONY: demo docs test check unit e2e cluster-up cluster-down cluster-rotate-key bench bench-startup bench-cluster $(RUNBOOKS)
 
 # --- setup -------------------------------------------------------------------
 node_modules/.package-lock.json: package-lock.json   # install exactly the lockfile
@@ -29,6 +29,8 @@ bench: node_modules/.package-lock.json               # pure core at 10k token Se
 	@node test/bench/startup.ts
 bench-startup: node_modules/.package-lock.json       # start-up time + peak RSS of whole runbook processes; online rows with KUBECONFIG=...
 	@node test/bench/startup.ts $(ARGS)
+bench-cluster: node_modules/.package-lock.json       # rotate-tokens on its own local cluster vs floor and kubectl; ARGS="--secrets N --pods M"
+	@node test/bench/cluster.ts $(ARGS)
 
 # --- tests -------------------------------------------------------------------
 test: check e2e                                      # everything CI runs

@@ -1,0 +1,536 @@
+// `make bench-cluster`: rotate-tokens against a real control plane, next to
+// the floor (the tokens controller refilling every Secret blanked at once by
+// an efficient client) and the kubectl loop an operator would write. One run,
+// one cluster, the same data:
+//   1. start (or reuse) the local cluster in $KTR_CLUSTER_DIR (default
+//      .cache/bench-cluster of this checkout, never anybody else's cluster),
+//      add kwok nodes, seed N token Secrets over 50 namespaces and M pods that
+//      mount them (Deployments, StatefulSets, DaemonSets, bare pods);
+//   2. rotate the signing key abruptly, run `rotate-tokens -A --yes
+//      --recreate-bare-pods -o json` under GNU time (peak RSS), timing each
+//      step from its `[n/N]` progress line on stderr and reading the API
+//      server's apiserver_request_total before and after (and around
+//      find-stale-tokens, for the inventory's own requests);
+//   3. rotate again, blank all N Secrets with parallel JSON patches and one
+//      watch, time until every one is refilled (the floor);
+//   4. time kubectl per token (`kubectl get secret`) and an operator's loop
+//      (`kubectl patch` each Secret, `kubectl rollout restart` each
+//      workload) on a sample, extrapolated to N.
+// Prints a table (targets, and by how much each is missed) and appends one
+// JSON line to test/bench/history/cluster.jsonl. A benchmark, not a test: it
+// asserts nothing and exits 0 unless something broke.
+//
+//   node test/bench/cluster.ts [--secrets N] [--pods M] [--namespaces K] [--sample S] [--no-history]
+//   (env: BENCH_SECRETS, BENCH_PODS, BENCH_NAMESPACES, BENCH_SAMPLE)
+//
+// Default N=500/M=1,500, not 2,000/6,000: on this 2-core machine the
+// controller manager (20 requests/s) and kwok need minutes per thousand pods,
+// and the repair restarts every pod. Up to N=10,000/M=30,000 works; reuse a
+// cluster only at the size it was seeded with (else `make cluster-down` and
+// delete the directory).
+import { spawn, execFileSync } from 'node:child_process'
+import { mkdir, readFile, appendFile, rm } from 'node:fs/promises'
+import { request } from 'node:https'
+import { cpus, loadavg, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { parseArgs } from 'node:util'
+import * as k8s from '@kubernetes/client-node'
+import { mapLimit } from '../../lib/concurrency.ts'
+import { startCluster } from '../cluster/index.ts'
+import { alignedLines, isMain, median, progress } from './harness.ts'
+import { phaseOf, parseRequestTotals, diffTotals, stepDurations, verdict, type Totals } from './cluster-figures.ts'
+
+const root = join(import.meta.dirname, '..', '..')
+export const HISTORY_FILE = join(root, 'test', 'bench', 'history', 'cluster.jsonl')
+const LABEL = 'ktr-bench'
+const LABEL_VALUE = 'cluster'
+const SELECTOR = `${LABEL}=${LABEL_VALUE}`
+const NODE_PODS = 250
+const IMAGE = 'registry.k8s.io/pause:3.10'
+const KUBECTL = '/usr/bin/kubectl'
+
+export interface Sizes {
+  secrets: number
+  pods: number
+  namespaces: number
+  sample: number
+}
+
+interface Layout {
+  namespaces: string[]
+  secretsPerNs: number
+  /** Pods per namespace by kind. */
+  perNs: { daemonSet: number; statefulSet: number; deployments: number[]; bare: number }
+  dsNodes: number
+  extraNodes: number
+}
+
+/** How the pods of a namespace are split: 10% bare, a DaemonSet on 10% worth of labelled nodes, 30% one StatefulSet, the rest Deployments of 5. */
+export function layout({ secrets, pods, namespaces }: Sizes): Layout {
+  const podsPerNs = Math.max(4, Math.floor(pods / namespaces))
+  const dsNodes = Math.max(1, Math.round(podsPerNs * 0.1))
+  const bare = Math.max(1, Math.round(podsPerNs * 0.1))
+  const statefulSet = Math.max(1, Math.round(podsPerNs * 0.3))
+  let rest = podsPerNs - dsNodes - bare - statefulSet
+  const deployments: number[] = []
+  while (rest > 0) {
+    const replicas = rest >= 10 || rest <= 5 ? Math.min(5, rest) : rest
+    deployments.push(replicas)
+    rest -= replicas
+  }
+  return {
+    namespaces: Array.from({ length: namespaces }, (_, i) => `ktr-bench-c-${String(i).padStart(3, '0')}`),
+    secretsPerNs: Math.max(1, Math.floor(secrets / namespaces)),
+    perNs: { daemonSet: dsNodes, statefulSet, deployments, bare },
+    dsNodes,
+    extraNodes: Math.max(dsNodes, Math.ceil((pods * 2) / NODE_PODS)),
+  }
+}
+
+interface Apis {
+  kc: k8s.KubeConfig
+  core: k8s.CoreV1Api
+  apps: k8s.AppsV1Api
+}
+
+export function apis(kubeconfigPath: string): Apis {
+  const kc = new k8s.KubeConfig()
+  kc.loadFromFile(kubeconfigPath)
+  return { kc, core: kc.makeApiClient(k8s.CoreV1Api), apps: kc.makeApiClient(k8s.AppsV1Api) }
+}
+
+async function ignoreExists(create: () => Promise<unknown>): Promise<void> {
+  try {
+    await create()
+  } catch (err) {
+    if ((err as { code?: number }).code !== 409) throw err
+  }
+}
+
+const labels = { [LABEL]: LABEL_VALUE }
+const secretName = (j: number) => `bench-token-${j}`
+
+function podSpec(secret: string, extra: Partial<k8s.V1PodSpec> = {}): k8s.V1PodSpec {
+  return {
+    containers: [{ name: 'app', image: IMAGE, volumeMounts: [{ name: 'token', mountPath: '/var/run/bench' }] }],
+    volumes: [{ name: 'token', secret: { secretName: secret } }],
+    tolerations: [{ key: 'kwok.x-k8s.io/node', operator: 'Exists', effect: 'NoSchedule' }],
+    terminationGracePeriodSeconds: 0,
+    ...extra,
+  }
+}
+
+/** Workloads of one namespace: [kind, name, secret] (what the kubectl loop restarts). */
+export function workloadsOf(l: Layout): Array<{ kind: 'deployment' | 'statefulset' | 'daemonset'; name: string; secret: string }> {
+  let next = 0
+  const take = () => secretName(next++ % l.secretsPerNs)
+  return [
+    { kind: 'daemonset' as const, name: 'bench-ds', secret: take() },
+    { kind: 'statefulset' as const, name: 'bench-sts', secret: take() },
+    ...l.perNs.deployments.map((_, d) => ({ kind: 'deployment' as const, name: `bench-deploy-${d}`, secret: take() })),
+  ]
+}
+
+async function seed(a: Apis, sizes: Sizes, l: Layout): Promise<void> {
+  const marker = `${sizes.secrets}/${sizes.pods}/${sizes.namespaces}`
+  const existing = await a.core.readNamespacedConfigMap({ namespace: 'default', name: 'ktr-bench-cluster' }).catch(() => undefined)
+  if (existing && existing.data?.sizes !== marker) {
+    throw new Error(`this cluster was seeded with N/M/namespaces ${existing.data?.sizes}, not ${marker}: stop it (make cluster-down KTR_CLUSTER_DIR=...) and delete its directory, or use another KTR_CLUSTER_DIR`)
+  }
+  progress(`seeding ${l.extraNodes} kwok nodes, ${l.namespaces.length} namespaces, ${l.secretsPerNs * l.namespaces.length} token Secrets, ${podsTotal(l)} pods`)
+  await mapLimit(
+    Array.from({ length: l.extraNodes }, (_, i) => i),
+    8,
+    (i) =>
+      ignoreExists(() =>
+        a.core.createNode({
+          body: {
+            metadata: {
+              name: `bench-node-${i}`,
+              annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+              labels: { type: 'kwok', 'kubernetes.io/hostname': `bench-node-${i}`, 'kubernetes.io/os': 'linux', ...(i < l.dsNodes ? { 'ktr-bench/ds': 'yes' } : {}) },
+            },
+            status: { allocatable: { cpu: '1000', memory: '4Ti', pods: String(NODE_PODS) }, capacity: { cpu: '1000', memory: '4Ti', pods: String(NODE_PODS) } },
+          },
+        }),
+      ),
+  )
+  await mapLimit(l.namespaces, 8, (ns) => ignoreExists(() => a.core.createNamespace({ body: { metadata: { name: ns, labels } } })))
+  const secretJobs = l.namespaces.flatMap((ns) => Array.from({ length: l.secretsPerNs }, (_, j) => ({ ns, j })))
+  await mapLimit(secretJobs, 16, async ({ ns, j }) => {
+    await ignoreExists(() => a.core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: `bench-sa-${j}`, labels } } }))
+    await ignoreExists(() =>
+      a.core.createNamespacedSecret({
+        namespace: ns,
+        body: { metadata: { name: secretName(j), labels, annotations: { 'kubernetes.io/service-account.name': `bench-sa-${j}` } }, type: 'kubernetes.io/service-account-token' },
+      }),
+    )
+  })
+  progress('token Secrets created; creating workloads')
+  const perNs = workloadsOf(l)
+  await mapLimit(l.namespaces, 4, async (ns) => {
+    for (const w of perNs) {
+      const podLabels = { ...labels, app: w.name }
+      const template = { metadata: { labels: podLabels }, spec: podSpec(w.secret) }
+      const metadata = { name: w.name, labels }
+      const selector = { matchLabels: podLabels }
+      if (w.kind === 'daemonset') {
+        template.spec = podSpec(w.secret, { nodeSelector: { 'ktr-bench/ds': 'yes' } })
+        await ignoreExists(() => a.apps.createNamespacedDaemonSet({ namespace: ns, body: { metadata, spec: { selector, template } } }))
+      } else if (w.kind === 'statefulset') {
+        await ignoreExists(() =>
+          a.apps.createNamespacedStatefulSet({
+            namespace: ns,
+            body: { metadata, spec: { selector, template, serviceName: w.name, replicas: l.perNs.statefulSet, podManagementPolicy: 'Parallel' } },
+          }),
+        )
+      } else {
+        const replicas = l.perNs.deployments[Number(w.name.split('-').at(-1))] ?? 1
+        await ignoreExists(() => a.apps.createNamespacedDeployment({ namespace: ns, body: { metadata, spec: { selector, template, replicas } } }))
+      }
+    }
+    for (let b = 0; b < l.perNs.bare; b++) {
+      const secret = secretName((perNs.length + b) % l.secretsPerNs)
+      await ignoreExists(() => a.core.createNamespacedPod({ namespace: ns, body: { metadata: { name: `bench-bare-${b}`, labels }, spec: podSpec(secret) } }))
+    }
+  })
+  await ignoreExists(() => a.core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'ktr-bench-cluster' }, data: { sizes: marker } } }))
+}
+
+function podsTotal(l: Layout): number {
+  const p = l.perNs
+  return l.namespaces.length * (p.daemonSet + p.statefulSet + p.bare + p.deployments.reduce((s, n) => s + n, 0))
+}
+
+async function listAll<T>(page: (cont: string | undefined) => Promise<{ items: T[]; metadata?: { _continue?: string } }>): Promise<T[]> {
+  const all: T[] = []
+  let cont: string | undefined
+  do {
+    const r = await page(cont)
+    all.push(...r.items)
+    cont = r.metadata?._continue || undefined
+  } while (cont)
+  return all
+}
+
+async function benchSecrets(a: Apis): Promise<k8s.V1Secret[]> {
+  return listAll((cont) => a.core.listSecretForAllNamespaces({ labelSelector: SELECTOR, limit: 500, _continue: cont }))
+}
+
+/** Waits until every bench Secret holds a token and exactly `pods` bench pods are Ready and none is terminating. */
+async function waitSeeded(a: Apis, secrets: number, pods: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  let last = ''
+  for (;;) {
+    const s = await benchSecrets(a)
+    const filled = s.filter((x) => x.data?.token).length
+    const p = await listAll((cont) => a.core.listPodForAllNamespaces({ labelSelector: SELECTOR, limit: 500, _continue: cont }))
+    const ready = p.filter((x) => !x.metadata?.deletionTimestamp && x.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length
+    const now = `${filled}/${secrets} Secrets filled, ${ready}/${pods} pods Ready (${p.length} exist)`
+    if (now !== last) progress(now)
+    last = now
+    if (filled >= secrets && ready === pods && p.length === pods) return
+    if (Date.now() > deadline) throw new Error(`timed out seeding: ${now}`)
+    await new Promise((r) => setTimeout(r, 3000))
+  }
+}
+
+/** apiserver_request_total from /metrics with the admin client certificate. */
+async function requestTotals(kc: k8s.KubeConfig): Promise<Totals> {
+  const cluster = kc.getCurrentCluster()!
+  const user = kc.getCurrentUser()!
+  const [ca, cert, key] = await Promise.all([readFile(cluster.caFile!), readFile(user.certFile!), readFile(user.keyFile!)])
+  const url = new URL('/metrics', cluster.server)
+  const body = await new Promise<string>((resolve, reject) => {
+    const req = request(url, { ca, cert, key, servername: 'localhost', agent: false }, (res) => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => (text += c))
+      res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`/metrics: HTTP ${res.statusCode}`))))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+  return parseRequestTotals(body)
+}
+
+interface ToolRun {
+  code: number | null
+  wallMs: number
+  rssMb: number
+  steps: Array<{ id: string; outcome: string; summary: string; ms: number }>
+  requests: Totals
+  inventoryRequests: Totals
+}
+
+async function runRotateTokens(a: Apis, kubeconfig: string, scratch: string): Promise<ToolRun> {
+  const rssFile = join(scratch, 'rss.txt')
+  const before = await requestTotals(a.kc)
+  let inventoryStart: Promise<Totals> | undefined
+  let inventoryEnd: Promise<Totals> | undefined
+  const starts: number[] = []
+  const args = ['-f', '%M', '-o', rssFile, process.execPath, join(root, 'runbooks', 'rotate-tokens.ts'), '-A', '--yes', '--recreate-bare-pods', '-o', 'json']
+  args.push('--kubeconfig', kubeconfig, '--report-dir', join(scratch, 'reports'), '--backup-dir', join(scratch, `backup-${Date.now()}`))
+  progress(`running rotate-tokens ${args.slice(6).join(' ')}`)
+  const t0 = performance.now()
+  const child = spawn('/usr/bin/time', args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } })
+  let stdout = ''
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c))
+  const lines = createInterface({ input: child.stderr })
+  lines.on('line', (raw) => {
+    // eslint-disable-next-line no-control-regex
+    const line = raw.replace(/\u001b\[[0-9;]*[A-Za-z]/g, '').replace(/^\r/, '')
+    const m = /^\[(\d+)\/(\d+)\] /.exec(line)
+    if (!m) return
+    const n = Number(m[1])
+    starts[n - 1] = performance.now() - t0
+    progress(`rotate-tokens: ${line.trim()} (+${(starts[n - 1]! / 1000).toFixed(1)} s)`)
+    if (n === 2) inventoryStart = requestTotals(a.kc)
+    if (n === 3) inventoryEnd = requestTotals(a.kc)
+  })
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+  const wallMs = performance.now() - t0
+  const after = await requestTotals(a.kc)
+  const report = JSON.parse(stdout) as { steps: Array<{ id: string; outcome: string; summary: string }> }
+  const rssKb = Number((await readFile(rssFile, 'utf8')).trim().split('\n').at(-1))
+  const durations = stepDurations(starts, wallMs, report.steps.length)
+  return {
+    code,
+    wallMs,
+    rssMb: rssKb / 1024,
+    steps: report.steps.map((s, i) => ({ id: s.id, outcome: s.outcome, summary: s.summary, ms: durations[i] ?? 0 })),
+    requests: diffTotals(before, after),
+    inventoryRequests: inventoryStart && inventoryEnd ? diffTotals(await inventoryStart, await inventoryEnd) : {},
+  }
+}
+
+/** The floor: blank every bench Secret at once (32 JSON patches in flight), one watch, until the tokens controller has refilled all. */
+export async function floor(a: Apis): Promise<{ ms: number; refilled: number }> {
+  const secrets = await benchSecrets(a)
+  const list = await a.core.listSecretForAllNamespaces({ labelSelector: SELECTOR, limit: 1 })
+  const rv = list.metadata?.resourceVersion
+  const state = new Map<string, 'filled' | 'blank' | 'refilled'>(secrets.map((s) => [`${s.metadata!.namespace}/${s.metadata!.name}`, 'filled']))
+  const original = new Map(secrets.map((x) => [`${x.metadata!.namespace}/${x.metadata!.name}`, x.data?.token]))
+  let refilled = 0
+  let events = 0
+  let t0 = 0
+  let resolveDone: (ms: number) => void = () => {}
+  const done = new Promise<number>((r) => (resolveDone = r))
+  const watch = new k8s.Watch(a.kc)
+  const req = await watch.watch(
+    '/api/v1/secrets',
+    { labelSelector: SELECTOR, resourceVersion: rv, allowWatchBookmarks: false },
+    (_type: string, s: k8s.V1Secret) => {
+      events++
+      const key = `${s.metadata?.namespace}/${s.metadata?.name}`
+      const st = state.get(key)
+      if (!st) return
+      if (!s.data?.token) state.set(key, 'blank')
+      else if (st === 'blank') {
+        state.set(key, 'refilled')
+        if (++refilled === state.size) resolveDone(performance.now() - t0)
+      }
+    },
+    (err) => {
+      if (err && refilled < state.size) progress(`floor watch ended: ${String(err)}`)
+    },
+  )
+  t0 = performance.now()
+  const patch = [{ op: 'add', path: '/data/token', value: '' }]
+  await mapLimit(secrets, 32, (s) =>
+    a.core.patchNamespacedSecret({ namespace: s.metadata!.namespace!, name: s.metadata!.name!, body: patch }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch)),
+  )
+  progress(`floor: ${secrets.length} Secrets blanked in ${((performance.now() - t0) / 1000).toFixed(1)} s; waiting for the refills`)
+  const ticker = setInterval(() => {
+    const counts = { filled: 0, blank: 0, refilled: 0 }
+    for (const v of state.values()) counts[v]++
+    progress(`floor: ${counts.refilled} refilled, ${counts.blank} blank, ${counts.filled} not seen blank yet (${events} events)`)
+    // A watch that never delivers (seen once, right after a control-plane restart): fall back to listing, a new token being one unlike the old.
+    if (events === 0 && performance.now() - t0 > 30_000) {
+      void benchSecrets(a).then((now) => {
+        const fresh = now.filter((x) => x.data?.token && x.data.token !== original.get(`${x.metadata?.namespace}/${x.metadata?.name}`)).length
+        progress(`floor: the watch delivered nothing; a list shows ${fresh}/${state.size} with a new token`)
+        if (fresh === state.size) resolveDone(performance.now() - t0)
+      })
+    }
+  }, 10_000)
+  const ms = await Promise.race([done, new Promise<number>((_, reject) => setTimeout(() => reject(new Error(`floor: only ${refilled}/${state.size} refilled after 15 min`)), 900_000))])
+  clearInterval(ticker)
+  ;(req as { abort?: () => void }).abort?.()
+  return { ms, refilled }
+}
+
+function kubectl(kubeconfig: string, args: string[]): number {
+  const t = performance.now()
+  execFileSync(KUBECTL, ['--kubeconfig', kubeconfig, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+  return performance.now() - t
+}
+
+/** An operator's loop on a sample: kubectl patch each Secret, then kubectl rollout restart each workload mounting one; and one kubectl call per token. */
+function kubectlBaseline(kubeconfig: string, l: Layout, sample: number) {
+  const secrets: Array<[string, string]> = []
+  for (const ns of l.namespaces) for (let j = 0; j < l.secretsPerNs && secrets.length < sample; j++) secrets.push([ns, secretName(j)])
+  const perToken = secrets.slice(0, 20).map(([ns, name]) => kubectl(kubeconfig, ['get', 'secret', '-n', ns, name, '-o', 'jsonpath={.data.token}']))
+  let patchMs = 0
+  for (const [ns, name] of secrets) patchMs += kubectl(kubeconfig, ['patch', 'secret', '-n', ns, name, '--type=json', '-p', '[{"op":"add","path":"/data/token","value":""}]'])
+  const sampled = new Set(secrets.map(([ns, n]) => `${ns}/${n}`))
+  const workloads = l.namespaces.flatMap((ns) => workloadsOf(l).filter((w) => sampled.has(`${ns}/${w.secret}`)).map((w) => ({ ns, ...w })))
+  let restartMs = 0
+  for (const w of workloads) restartMs += kubectl(kubeconfig, ['rollout', 'restart', '-n', w.ns, `${w.kind}/${w.name}`])
+  return { perTokenMs: median(perToken), patchMs, secrets: secrets.length, restartMs, workloads: workloads.length }
+}
+
+function gitCommit(): string {
+  try {
+    const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain'], { cwd: root, encoding: 'utf8' }).trim() !== ''
+    return dirty ? `${sha}+dirty` : sha
+  } catch {
+    return 'unknown'
+  }
+}
+
+const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`
+
+function envInt(name: string, fallback: number): number {
+  const v = process.env[name]
+  return v ? Number(v) : fallback
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      secrets: { type: 'string' },
+      pods: { type: 'string' },
+      namespaces: { type: 'string' },
+      sample: { type: 'string' },
+      'no-history': { type: 'boolean' },
+    },
+  })
+  const sizes: Sizes = {
+    secrets: Number(values.secrets ?? envInt('BENCH_SECRETS', 500)),
+    pods: Number(values.pods ?? envInt('BENCH_PODS', 1500)),
+    namespaces: Number(values.namespaces ?? envInt('BENCH_NAMESPACES', 50)),
+    sample: Number(values.sample ?? envInt('BENCH_SAMPLE', 50)),
+  }
+  if (sizes.secrets > 10_000 || sizes.pods > 30_000) throw new Error('at most --secrets 10000 --pods 30000')
+  const l = layout(sizes)
+  const N = l.secretsPerNs * l.namespaces.length
+  const M = podsTotal(l)
+  const loadStart = loadavg()
+  const dir = process.env.KTR_CLUSTER_DIR ?? join(root, '.cache', 'bench-cluster')
+  const scratch = join(root, '.cache', 'bench-cluster-run')
+  await rm(scratch, { recursive: true, force: true })
+  await mkdir(scratch, { recursive: true })
+  const t0 = performance.now()
+  const cluster = await startCluster('local', dir)
+  const a = apis(cluster.kubeconfigPath)
+  await seed(a, sizes, l)
+  await waitSeeded(a, N, M, 3_600_000)
+  const seedMs = performance.now() - t0
+  progress(`seeded in ${s(seedMs)}; rotating the signing key abruptly`)
+  await cluster.rotateServiceAccountKey({ keepOld: false })
+
+  const tool = await runRotateTokens(apis(cluster.kubeconfigPath), cluster.kubeconfigPath, scratch)
+  progress(`rotate-tokens exited ${tool.code} after ${s(tool.wallMs)}`)
+  const phases = new Map<string, number>()
+  for (const step of tool.steps) phases.set(phaseOf(step.id), (phases.get(phaseOf(step.id)) ?? 0) + step.ms)
+
+  progress('floor: rotating again, then blanking every Secret at once')
+  await cluster.rotateServiceAccountKey({ keepOld: false })
+  // Fresh clients: connections kept alive to the API server before its restart are dead.
+  const b = apis(cluster.kubeconfigPath)
+  await waitSeeded(b, N, M, 600_000)
+  const fl = await floor(b)
+  progress(`floor: ${fl.refilled} refilled in ${s(fl.ms)}`)
+
+  progress(`kubectl baseline on ${Math.min(sizes.sample, N)} Secrets`)
+  const kb = kubectlBaseline(cluster.kubeconfigPath, l, sizes.sample)
+  const workloadsTotal = l.namespaces.length * workloadsOf(l).length
+  const kubectlMs = (kb.patchMs / kb.secrets) * N + (kb.workloads ? (kb.restartMs / kb.workloads) * workloadsTotal : 0)
+  const kubectlPerTokenMs = kb.perTokenMs * N
+
+  const inventorySecretReqs = Object.entries(tool.inventoryRequests)
+    .filter(([k]) => k.endsWith(' secrets'))
+    .reduce((sum, [, v]) => sum + v, 0)
+  const pages = Math.ceil(N / 500)
+  const verifyMs = phases.get('proof') ?? 0
+  const rows: string[][] = [
+    ['rotate-tokens, whole run', s(tool.wallMs), `≤ 1.2× floor = ${s(fl.ms * 1.2)}`, verdict(tool.wallMs, fl.ms * 1.2, 's')],
+    ...['inventory', 'regenerate', 'restart', 'proof', 'other'].map((p) => [`  phase ${p}`, s(phases.get(p) ?? 0), '', '']),
+    ['floor: controller refills N blanked Secrets', s(fl.ms), '', ''],
+    ['regenerate phase / floor', `${((phases.get('regenerate') ?? 0) / fl.ms).toFixed(2)}×`, '', ''],
+    ['whole run / floor', `${(tool.wallMs / fl.ms).toFixed(2)}×`, '≤ 1.20×', ''],
+    [`kubectl loop (${kb.secrets} patches, ${kb.workloads} restarts; extrapolated to N)`, s(kubectlMs), '', ''],
+    ['kubectl loop / rotate-tokens', `${(kubectlMs / tool.wallMs).toFixed(2)}×`, '', ''],
+    [`verification vs kubectl per token (${s(kb.perTokenMs)} × N = ${s(kubectlPerTokenMs)})`, `${(kubectlPerTokenMs / Math.max(verifyMs, 1)).toFixed(1)}× faster`, '≥ 20× faster', verdict(verifyMs, kubectlPerTokenMs / 20, 's')],
+    [`inventory Secret requests (N=${N}; ${pages} pages of 500)`, String(inventorySecretReqs), `O(pages), ≤ ${pages + 5}`, verdict(inventorySecretReqs, pages + 5, 'requests')],
+    ['peak RSS of rotate-tokens', `${tool.rssMb.toFixed(0)} MB`, '< 300 MB', verdict(tool.rssMb, 300, 'MB')],
+  ]
+  const reqRows = Object.entries(tool.requests)
+    .filter(([, v]) => v > 0)
+    .sort((x, y) => y[1] - x[1])
+    // The 15 busiest, and every request on Secrets (the tool's own work).
+    .filter(([k], i) => i < 15 || / secrets(\/|$)/.test(k))
+  const loadEnd = loadavg()
+  const machine = `${cpus()[0]?.model ?? 'unknown'} x ${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(1)} GB`
+  const out = [
+    `## bench-cluster: N=${N} token Secrets, M=${M} pods, ${l.namespaces.length} namespaces (${machine}; load ${loadStart.map((x) => x.toFixed(2)).join(' ')} -> ${loadEnd.map((x) => x.toFixed(2)).join(' ')})`,
+    `# rotate-tokens -A --yes --recreate-bare-pods exited ${tool.code}; seeding took ${s(seedMs)}`,
+    `# kubectl loop: measured on ${kb.secrets} Secrets and ${kb.workloads} workloads, extrapolated to ${N} Secrets and ${workloadsTotal} workloads; it does not wait for refills or rollouts and skips bare pods, so it is a lower bound`,
+    ...alignedLines(['measure', 'value', 'target', 'verdict'], rows, [0, 2, 3]),
+    '',
+    '## steps of rotate-tokens',
+    ...alignedLines(
+      ['step', 'phase', 'time', 'outcome', 'summary'],
+      tool.steps.map((st) => [st.id, phaseOf(st.id), s(st.ms), st.outcome, st.summary.slice(0, 70)]),
+      [0, 1, 3, 4],
+    ),
+    '',
+    '## API requests during the rotate-tokens run (apiserver_request_total delta; includes the controllers, scheduler and kwok replacing pods)',
+    ...alignedLines(['verb resource', 'requests'], reqRows.map(([k, v]) => [k, String(v)])),
+    '',
+    '## API requests while find-stale-tokens ran',
+    ...alignedLines(['verb resource', 'requests'], Object.entries(tool.inventoryRequests).filter(([, v]) => v > 0).sort((x, y) => y[1] - x[1]).map(([k, v]) => [k, String(v)])),
+    '',
+  ]
+  process.stdout.write(out.join('\n'))
+  if (!values['no-history']) {
+    const entry = {
+      date: new Date().toISOString(),
+      commit: gitCommit(),
+      node: process.version,
+      machine,
+      load: { start: loadStart.map((x) => +x.toFixed(2)), end: loadEnd.map((x) => +x.toFixed(2)) },
+      N,
+      M,
+      namespaces: l.namespaces.length,
+      exitCode: tool.code,
+      seedS: +(seedMs / 1000).toFixed(1),
+      toolS: +(tool.wallMs / 1000).toFixed(1),
+      phasesS: Object.fromEntries([...phases].map(([k, v]) => [k, +(v / 1000).toFixed(1)])),
+      steps: tool.steps.map((st) => ({ id: st.id, outcome: st.outcome, s: +(st.ms / 1000).toFixed(2) })),
+      floorS: +(fl.ms / 1000).toFixed(1),
+      kubectl: { sampleSecrets: kb.secrets, sampleWorkloads: kb.workloads, perTokenMs: Math.round(kb.perTokenMs), extrapolatedS: +(kubectlMs / 1000).toFixed(1) },
+      ratios: { toolOverFloor: +(tool.wallMs / fl.ms).toFixed(2), kubectlOverTool: +(kubectlMs / tool.wallMs).toFixed(2) },
+      rssMb: +tool.rssMb.toFixed(1),
+      inventorySecretRequests: inventorySecretReqs,
+      requests: Object.fromEntries(reqRows),
+    }
+    await appendFile(HISTORY_FILE, `${JSON.stringify(entry)}\n`)
+    progress(`appended to ${HISTORY_FILE}`)
+  }
+  return 0
+}
+
+if (isMain(import.meta.url)) {
+  main(process.argv.slice(2)).then(
+    (code) => (process.exitCode = code),
+    (err: unknown) => {
+      process.stderr.write(`bench-cluster: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+      process.exitCode = 1
+    },
+  )
+}
