@@ -10,6 +10,7 @@
 //    --bound-before replaces the pod.
 // Without a real node (KTR_REAL_NODE=0, a host that cannot run one, or another
 // provider) the suite is skipped under a title that says why.
+import { randomBytes } from 'node:crypto'
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -80,13 +81,16 @@ describe.skipIf(realNode().status !== 'up')(realNodeSuiteTitle('on the real node
 
   it('the 2018 trap: a deleted token Secret leaves the pod in ContainerCreating, found from the kubelet\'s FailedMount events', async () => {
     const namespace = await newNamespace('rn-trap')
+    // Named like the Secrets the tokens controller generated before 1.24 (<sa>-token-<5 chars>),
+    // the ones whose deletion set the trap: restart-dependent-pods counts only such missing Secrets as tokens.
+    const secret = `legacy-token-${randomBytes(5).toString('hex').slice(0, 5)}`
     await cluster.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'legacy' } } })
-    await createTokenSecret(cluster.core, namespace, 'legacy-token', 'legacy')
-    await createCallerDeployment(cluster.apps, namespace, 'mounter', { secret: 'legacy-token', serviceAccount: 'legacy' })
+    await createTokenSecret(cluster.core, namespace, secret, 'legacy')
+    await createCallerDeployment(cluster.apps, namespace, 'mounter', { secret, serviceAccount: 'legacy' })
     const first = await waitForRunningPod(cluster.core, namespace, 'mounter')
 
     // The operator deletes the token Secret, and the pod is re-created (a node reboot, a rollout...).
-    await cluster.core.deleteNamespacedSecret({ namespace, name: 'legacy-token' })
+    await cluster.core.deleteNamespacedSecret({ namespace, name: secret })
     await cluster.core.deleteNamespacedPod({ namespace, name: first.metadata!.name! })
     const stuck = await waitFor('the new pod of mounter', async () => {
       const pod = await livePod(cluster.core, namespace, 'mounter')
@@ -101,7 +105,7 @@ describe.skipIf(realNode().status !== 'up')(realNodeSuiteTitle('on the real node
       90_000,
     )
     log(`FailedMount from ${event.source?.component ?? event.reportingComponent} on ${event.source?.host ?? event.reportingInstance}: ${event.message}`)
-    expect(event.message).toMatch(/secret "legacy-token" not found/)
+    expect(event.message).toContain(`secret "${secret}" not found`)
     const waiting = (await cluster.core.readNamespacedPod({ namespace, name: stuck.metadata!.name! })).status
     expect(waiting?.phase).toBe('Pending')
     expect(waiting?.containerStatuses?.[0]?.state?.waiting?.reason ?? 'ContainerCreating').toBe('ContainerCreating')
@@ -111,11 +115,11 @@ describe.skipIf(realNode().status !== 'up')(realNodeSuiteTitle('on the real node
     expect(plan.code, plan.stderr.slice(-2000)).toBe(0)
     const items = jsonOf<DependentsReport>(plan).plan?.items ?? []
     const reasons = items.flatMap((i) => i.pods.filter((p) => p.pod.name === stuck.metadata!.name).flatMap((p) => p.reasons))
-    expect(reasons).toContainEqual(expect.objectContaining({ kind: 'missing-secret', secret: `${namespace}/legacy-token`, source: 'event' }))
+    expect(reasons).toContainEqual(expect.objectContaining({ kind: 'missing-secret', secret: `${namespace}/${secret}`, source: 'event' }))
     expect(items.map((i) => `${i.action} ${i.owner.kind}/${i.owner.name}`)).toContain('rollout-restart Deployment/mounter')
 
     // The Secret comes back under its name; regenerate-tokens makes sure its token is current.
-    await createTokenSecret(cluster.core, namespace, 'legacy-token', 'legacy')
+    await createTokenSecret(cluster.core, namespace, secret, 'legacy')
     const regenerate = await runRunbook('regenerate-tokens', ['-n', namespace, '--yes', '--backup-dir', join(scratch, 'trap-backup')], { kubeconfig: cluster.kubeconfigPath })
     expect(regenerate.code, regenerate.stderr.slice(-2000)).toBe(0)
     const restart = await runRunbook('restart-dependent-pods', ['-n', namespace, '--yes', '--timeout', '150', '--backup-dir', join(scratch, 'trap-restart')], {
