@@ -41,7 +41,8 @@ unit: node_modules/.package-lock.json                # unit tests only
 e2e: node_modules/.package-lock.json                 # e2e suite; starts (and stops) its own cluster
 	npm run test:e2e
 
-# --- the local cluster (control plane from Go modules, kwok nodes) -------------
+# --- the local cluster (control plane from Go modules, kwok nodes, a real node) --
+# KTR_REAL_NODE=0 leaves out the real node (kubelet + containerd), =1 requires it.
 cluster-up: node_modules/.package-lock.json          # start or reuse; last stdout line = kubeconfig
 	@node test/cluster/cli.ts up
 cluster-rotate-key: node_modules/.package-lock.json  # new SA signing key; KEEP_OLD=1 keeps the old one trusted

@@ -2,7 +2,7 @@
 // Order per binary: TEST_ASSET_<NAME> > $KUBEBUILDER_ASSETS/<name> > the
 // version-keyed cache; only if the cache lacks something and `go` exists do we
 // build from Go modules (test/cluster/build-binaries.sh).
-import { existsSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -11,11 +11,21 @@ import { versions } from './versions.ts'
 
 export const binaryNames = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'] as const
 export type BinaryName = (typeof binaryNames)[number]
+/** What the real node runs; built only when a real node is wanted. */
+export const nodeBinaryNames = ['kubelet', 'containerd', 'containerd-shim-runc-v2', 'ctr', 'runc', 'crictl'] as const
+export type NodeBinaryName = (typeof nodeBinaryNames)[number]
 
 export interface Binaries {
   paths: Record<BinaryName, string>
   /** Directory with kwok's stage YAMLs (node and pod lifecycles). */
   kwokStages: string
+  /** Present when the real node's binaries were asked for. */
+  node?: {
+    paths: Record<NodeBinaryName, string>
+    cniBinDir: string
+    /** Image archives to import into containerd (pause and probe). */
+    images: string[]
+  }
 }
 
 export function cacheRoot(env = process.env): string {
@@ -37,15 +47,24 @@ function fromEnvironment(name: BinaryName, env: NodeJS.ProcessEnv): string | und
 
 const buildScript = join(dirname(fileURLToPath(import.meta.url)), 'build-binaries.sh')
 
+const imageSources = ['probe/main.go', 'make-image.sh'].map((f) => join(dirname(buildScript), 'images', f))
+const cniPlugins = ['bridge', 'host-local', 'loopback'] as const
+
 /** Resolves every binary, building the missing ones into the cache. */
 export async function ensureBinaries(
   env = process.env,
   log: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+  withNode = false,
 ): Promise<Binaries> {
   const cache = binaryCacheDir(env)
   const stagesInCache = join(cache, 'kwok-stages')
   const resolve = (name: BinaryName) => fromEnvironment(name, env) ?? join(cache, name)
-  const needsBuild = binaryNames.some((name) => !existsSync(resolve(name))) || !existsSync(join(stagesInCache, 'pod-ready.yaml'))
+  const images = ['pause', 'probe'].map((name) => join(cache, 'images', `${name}.tar`))
+  const imagesStale = () => images.some((image) => !existsSync(image) || imageSources.some((src) => statSync(src).mtimeMs > statSync(image).mtimeMs))
+  const nodeMissing = () =>
+    nodeBinaryNames.some((name) => !existsSync(join(cache, name))) || cniPlugins.some((p) => !existsSync(join(cache, 'cni', p))) || imagesStale()
+  const needsBuild =
+    binaryNames.some((name) => !existsSync(resolve(name))) || !existsSync(join(stagesInCache, 'pod-ready.yaml')) || (withNode && nodeMissing())
   if (needsBuild) {
     const go = await $({ nothrow: true, quiet: true })`command -v go`
     if (go.exitCode !== 0) {
@@ -54,9 +73,13 @@ export async function ensureBinaries(
           'or point KUBEBUILDER_ASSETS/TEST_ASSET_* at prebuilt binaries, or set KUBECONFIG to use an existing cluster',
       )
     }
-    log(`building control-plane binaries (Kubernetes ${versions.kubernetes}) into ${cache}; the first build takes 15-30 minutes`)
-    await $({ stdio: ['ignore', 'inherit', 'inherit'] })`bash ${buildScript} ${cache} ${versions.kubernetes} ${versions.etcd} ${versions.kwok}`
+    log(`building control-plane binaries (Kubernetes ${versions.kubernetes}) into ${cache}; the first build takes 15-30 minutes (${withNode ? 'plus ~10 for the real node' : 'control plane only'})`)
+    const nodeVersions = withNode ? [versions.containerd, versions.runc, versions.cniPlugins, versions.criTools] : []
+    await $({ stdio: ['ignore', 'inherit', 'inherit'] })`bash ${buildScript} ${cache} ${versions.kubernetes} ${versions.etcd} ${versions.kwok} ${nodeVersions}`
   }
   const paths = Object.fromEntries(binaryNames.map((name) => [name, resolve(name)])) as Record<BinaryName, string>
-  return { paths, kwokStages: env.KTR_KWOK_STAGES ?? stagesInCache }
+  const node = withNode
+    ? { paths: Object.fromEntries(nodeBinaryNames.map((name) => [name, join(cache, name)])) as Record<NodeBinaryName, string>, cniBinDir: join(cache, 'cni'), images }
+    : undefined
+  return { paths, kwokStages: env.KTR_KWOK_STAGES ?? stagesInCache, ...(node ? { node } : {}) }
 }

@@ -6,15 +6,24 @@
 import { join } from 'node:path'
 import { cacheRoot } from './binaries.ts'
 import { attachLocalCluster, startLocalCluster, stopLocalCluster } from './local.ts'
+import type { RealNodeInfo } from './real-node.ts'
 import type { ClusterHandle, ProviderName } from './types.ts'
 
 export type { ClusterHandle, ProviderName, RotateOptions } from './types.ts'
+export type { RealNodeInfo } from './real-node.ts'
 
 /** What a test process needs to attach to the cluster global setup started. */
 export interface ClusterInfo {
   provider: ProviderName
   kubeconfigPath: string
   dir?: string
+  /** The real node, or why the real-node tests do not run (set by the e2e global setup). */
+  realNode?: RealNodeInfo
+}
+
+/** The real node of a cluster handle; only the local provider starts one. */
+export function realNodeOf(cluster: ClusterHandle): RealNodeInfo {
+  return cluster.realNode ?? { status: 'off', reason: `E2E_PROVIDER=${cluster.provider}: only the local provider starts a real node` }
 }
 
 export function chooseProvider(env = process.env): ProviderName {

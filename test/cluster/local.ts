@@ -1,23 +1,40 @@
 // The `local` provider: a real control plane (etcd, kube-apiserver,
-// kube-controller-manager, kube-scheduler) plus kwok's fake nodes, run as
-// plain processes in a per-cluster directory. Everything about a running
+// kube-controller-manager, kube-scheduler) plus kwok's fake nodes and, where
+// the host allows it, one real node (containerd + kubelet, see real-node.ts),
+// run as plain processes in a per-cluster directory. Everything about a running
 // cluster is in <dir>/state.json, so any process can attach to it, rotate its
 // service-account key, or stop it.
+import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { request } from 'node:https'
 import { request as httpRequest } from 'node:http'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import * as k8s from '@kubernetes/client-node'
-import { ensureBinaries, type Binaries, type BinaryName } from './binaries.ts'
-import { createPki, createServiceAccountKey, type ClusterPki, type ServiceAccountKey } from './pki.ts'
+import { binaryCacheDir, ensureBinaries, type Binaries, type BinaryName } from './binaries.ts'
+import { createPki, createServiceAccountKey, issueNodeCert, type ClusterPki, type ServiceAccountKey } from './pki.ts'
 import { freePort, isRunning, killNow, startProcess, stopProcess, waitUntil } from './processes.ts'
+import {
+  REAL_NODE_NAME,
+  cleanupNode,
+  containerdArgs,
+  hostCannotRunNode,
+  hostIp,
+  importImages,
+  kubeletArgs,
+  nodePaths,
+  realNodeMode,
+  takeLock,
+  writeNodeConfigs,
+  type RealNodeInfo,
+} from './real-node.ts'
 import type { ClusterHandle, RotateOptions } from './types.ts'
 import { versions } from './versions.ts'
 
-type Component = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kwok'
+type Component = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kwok' | 'containerd' | 'kubelet'
 // Start order; stop goes in reverse.
-const components: Component[] = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok']
+const components: Component[] = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok', 'containerd', 'kubelet']
+const nodeComponents: Component[] = ['containerd', 'kubelet']
 
 interface LocalState {
   kubernetesVersion: string
@@ -31,6 +48,9 @@ interface LocalState {
   /** Indexes of the public keys the API server accepts. */
   trustedKeys: number[]
   pids: Partial<Record<Component, number>>
+  /** The real node: its address and ports when started, else why not. */
+  realNode: RealNodeInfo
+  node?: { hostIp: string; kubeletPort: number; kubeletHealthzPort: number }
 }
 
 export interface LocalClusterOptions {
@@ -49,19 +69,27 @@ const statePath = (dir: string) => join(dir, 'state.json')
 /** Starts a cluster in `dir`, or reuses the one already running there. */
 export async function startLocalCluster(options: LocalClusterOptions): Promise<ClusterHandle> {
   const log = options.log ?? defaultLog
+  const mode = realNodeMode()
   const existing = await readState(options.dir)
-  if (existing && (await apiserverReady(existing))) {
+  const dead = existing ? deadComponents(existing) : []
+  const nodeChoiceChanged = existing && mode !== 'auto' && (existing.realNode.status === 'up') !== (mode === 'on')
+  if (existing && dead.length === 0 && !nodeChoiceChanged && (await apiserverReady(existing))) {
     log(`reusing the cluster running in ${options.dir}`)
+    reportRealNode(existing, log)
     return handleFor(existing, log)
   }
   if (existing) {
-    log(`the cluster in ${options.dir} is not healthy: stopping what is left of it and starting afresh`)
+    const why = dead.length ? `${dead.join(', ')} exited` : nodeChoiceChanged ? `KTR_REAL_NODE=${process.env.KTR_REAL_NODE} asks otherwise` : 'not healthy'
+    log(`the cluster in ${options.dir} is ${why}: stopping what is left of it and starting afresh`)
     await stopComponents(existing)
   }
+  cleanupNode(options.dir, undefined) // mounts a crashed node may have left
   await rm(options.dir, { recursive: true, force: true })
   await mkdir(options.dir, { recursive: true, mode: 0o700 })
 
-  const binaries = await ensureBinaries(process.env, log)
+  const cannot = mode === 'off' ? 'KTR_REAL_NODE=0' : hostCannotRunNode(options.dir, binaryCacheDir())
+  if (mode === 'on' && cannot) throw new Error(`KTR_REAL_NODE=1 asks for a real node, but this host cannot run one: ${cannot}`)
+  const binaries = await ensureBinaries(process.env, log, !cannot)
   log(`starting Kubernetes ${versions.kubernetes} in ${options.dir}`)
   const pki = await createPki(join(options.dir, 'pki'))
   const state: LocalState = {
@@ -81,18 +109,80 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<C
     signingKey: 0,
     trustedKeys: [0],
     pids: {},
+    realNode: { status: 'off', reason: cannot ?? 'not started yet' },
+  }
+  if (!cannot) {
+    state.node = { hostIp: hostIp()!, kubeletPort: await freePort(), kubeletHealthzPort: await freePort() }
   }
   await writeKubeconfigs(state)
   try {
-    for (const component of components) await start(state, component, log)
+    for (const component of components.filter((c) => !nodeComponents.includes(c))) await start(state, component, log)
     await createFakeNodes(state, options.nodes ?? 3, log)
+    if (state.node) await startRealNode(state, log)
     await waitForDefaultServiceAccount(state)
   } catch (err) {
     await stopComponents(state)
     throw err
   }
+  reportRealNode(state, log)
   log(`ready: kubeconfig ${adminKubeconfigPath(options.dir)}`)
   return handleFor(state, log)
+}
+
+async function startRealNode(state: LocalState, log: (line: string) => void): Promise<void> {
+  const node = state.binaries.node!
+  const { hostIp: ip, kubeletPort, kubeletHealthzPort } = state.node!
+  await writeNodeConfigs({
+    dir: state.dir,
+    cniBinDir: node.cniBinDir,
+    runc: node.paths.runc,
+    pki: state.pki,
+    nodeCert: await issueNodeCert(state.pki, REAL_NODE_NAME),
+    apiserverPort: state.ports.apiserver,
+    kubeletPort,
+    kubeletHealthzPort,
+    hostIp: ip,
+  })
+  await start(state, 'containerd', log)
+  takeLock(state.dir, state.pids.containerd!, node.paths.containerd)
+  importImages(node.paths.ctr, state.dir, node.images)
+  log(`imported images ${node.images.map((i) => i.split('/').pop()).join(', ')} into containerd`)
+  await start(state, 'kubelet', log)
+  const core = adminClient(state)
+  await waitUntil(
+    `node ${REAL_NODE_NAME} (the kubelet) to become Ready`,
+    async () => {
+      const n = await core.readNode({ name: REAL_NODE_NAME })
+      return n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false
+    },
+    180_000,
+    `${logHint(state.dir, 'kubelet')} and ${logHint(state.dir, 'containerd')}`,
+  )
+  state.realNode = {
+    status: 'up',
+    name: REAL_NODE_NAME,
+    apiserverUrl: `https://${ip}:${state.ports.apiserver}`,
+    apiserverServerName: 'kubernetes.default.svc',
+  }
+  await saveState(state)
+}
+
+function reportRealNode(state: LocalState, log: (line: string) => void): void {
+  if (state.realNode.status === 'up') log(`real node ${state.realNode.name} Ready (kubelet ${state.kubernetesVersion}, containerd); pods reach the API server at ${state.realNode.apiserverUrl}`)
+  else log(`no real node: ${state.realNode.reason}; kwok nodes only, real-node tests not run`)
+}
+
+/** Components recorded as started whose process is gone. */
+function deadComponents(state: LocalState): Component[] {
+  return components.filter((c) => {
+    const pid = state.pids[c]
+    return pid !== undefined && !isRunning(pid, binaryPath(state, c))
+  })
+}
+
+/** Where the node's binaries are (containerd looks for its shim there). */
+function binaryCacheDirOf(state: LocalState): string {
+  return dirname(state.binaries.node!.paths.containerd)
 }
 
 /** Attaches to a cluster started by another process (same dir). */
@@ -114,9 +204,24 @@ export async function stopLocalCluster(dir: string): Promise<boolean> {
 export function killLocalClusterNow(dir: string): void {
   if (!existsSync(statePath(dir))) return
   const state = JSON.parse(readFileSync(statePath(dir), 'utf8')) as LocalState
+  const kubelet = state.pids.kubelet
+  if (kubelet) killNow(kubelet, binaryPath(state, 'kubelet'))
+  if (state.pids.containerd) removeAllPods(state, 20_000)
   for (const component of components) {
     const pid = state.pids[component]
-    if (pid) killNow(pid, state.binaries.paths[binaryOf(component)])
+    if (pid) killNow(pid, binaryPath(state, component))
+  }
+  if (state.node) cleanupNode(dir, state.binaries.node?.paths['containerd-shim-runc-v2'])
+}
+
+/** Stops and removes every pod sandbox (CNI teardown included) through the CRI. */
+function removeAllPods(state: LocalState, timeout: number): void {
+  const crictl = state.binaries.node?.paths.crictl
+  if (!crictl || !state.pids.containerd || !isRunning(state.pids.containerd, binaryPath(state, 'containerd'))) return
+  try {
+    execFileSync(crictl, ['--runtime-endpoint', `unix://${nodePaths(state.dir).containerdSocket}`, 'rmp', '--all', '--force'], { stdio: 'ignore', timeout })
+  } catch {
+    // cleanupNode kills and unmounts what is left
   }
 }
 
@@ -125,6 +230,7 @@ function handleFor(state: LocalState, log: (line: string) => void): ClusterHandl
     provider: 'local',
     kubeconfigPath: adminKubeconfigPath(state.dir),
     dir: state.dir,
+    realNode: state.realNode,
     state,
     rotateServiceAccountKey: async (opts?: RotateOptions) => {
       // Another process may have rotated since we attached: work from disk.
@@ -162,8 +268,10 @@ async function rotate(state: LocalState, { keepOld = false }: RotateOptions, log
 }
 
 async function start(state: LocalState, component: Component, log: (line: string) => void): Promise<void> {
-  const binary = state.binaries.paths[binaryOf(component)]
-  state.pids[component] = startProcess(join(state.dir, 'logs'), component, binary, argsFor(state, component))
+  const binary = binaryPath(state, component)
+  // containerd finds its shim (containerd-shim-runc-v2) on PATH.
+  const env = component === 'containerd' ? { ...process.env, PATH: `${binaryCacheDirOf(state)}:${process.env.PATH ?? ''}` } : undefined
+  state.pids[component] = startProcess(join(state.dir, 'logs'), component, binary, argsFor(state, component), env)
   await saveState(state)
   await waitUntil(`${component} to become healthy`, () => healthy(state, component), 120_000, logHint(state.dir, component))
   log(`${component} is up (pid ${state.pids[component]})`)
@@ -171,17 +279,27 @@ async function start(state: LocalState, component: Component, log: (line: string
 
 async function stopComponent(state: LocalState, component: Component): Promise<void> {
   const pid = state.pids[component]
-  if (pid) await stopProcess(pid, state.binaries.paths[binaryOf(component)])
+  if (pid) await stopProcess(pid, binaryPath(state, component))
   delete state.pids[component]
   await saveState(state)
 }
 
 async function stopComponents(state: LocalState): Promise<void> {
-  for (const component of [...components].reverse()) await stopComponent(state, component)
+  for (const component of [...components].reverse()) {
+    // Pods go before containerd does, so their network and mounts are torn down properly.
+    if (component === 'containerd') removeAllPods(state, 60_000)
+    await stopComponent(state, component)
+  }
+  if (state.node) cleanupNode(state.dir, state.binaries.node?.paths['containerd-shim-runc-v2'])
 }
 
-function binaryOf(component: Component): BinaryName {
-  return component
+function binaryPath(state: LocalState, component: Component): string {
+  if (component === 'containerd' || component === 'kubelet') {
+    const path = state.binaries.node?.paths[component]
+    if (!path) throw new Error(`the cluster in ${state.dir} has no real-node binaries: it was started without a real node`)
+    return path
+  }
+  return state.binaries.paths[component satisfies BinaryName]
 }
 
 function argsFor(s: LocalState, component: Component): string[] {
@@ -201,7 +319,8 @@ function argsFor(s: LocalState, component: Component): string[] {
     case 'kube-apiserver':
       return [
         `--etcd-servers=http://127.0.0.1:${ports.etcd}`,
-        '--bind-address=127.0.0.1',
+        // With a real node, pods reach the API server at the host's address (there is no kube-proxy).
+        `--bind-address=${s.node ? '0.0.0.0' : '127.0.0.1'}`,
         '--advertise-address=127.0.0.1',
         `--secure-port=${ports.apiserver}`,
         `--tls-cert-file=${pki.apiserver.cert}`,
@@ -213,6 +332,8 @@ function argsFor(s: LocalState, component: Component): string[] {
         '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
         `--service-account-signing-key-file=${s.serviceAccountKeys[s.signingKey]!.privateKey}`,
         ...s.trustedKeys.map((i) => `--service-account-key-file=${s.serviceAccountKeys[i]!.publicKey}`),
+        // The real node's name does not resolve; its InternalIP does.
+        '--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname',
         `--kubelet-client-certificate=${pki.apiserverKubeletClient.cert}`,
         `--kubelet-client-key=${pki.apiserverKubeletClient.key}`,
       ]
@@ -255,6 +376,10 @@ function argsFor(s: LocalState, component: Component): string[] {
         '--node-lease-duration-seconds=40',
         `--config=${kwokConfig(s)}`,
       ]
+    case 'containerd':
+      return containerdArgs(dir)
+    case 'kubelet':
+      return kubeletArgs(dir, s.node!.hostIp)
   }
 }
 
@@ -266,7 +391,7 @@ function kwokConfig(s: LocalState): string {
 
 async function healthy(s: LocalState, component: Component): Promise<boolean> {
   const pid = s.pids[component]
-  if (!pid || !isRunning(pid, s.binaries.paths[binaryOf(component)])) {
+  if (!pid || !isRunning(pid, binaryPath(s, component))) {
     throw new Error(`${component} exited`)
   }
   switch (component) {
@@ -280,6 +405,11 @@ async function healthy(s: LocalState, component: Component): Promise<boolean> {
       return (await httpsGet(s, s.ports.scheduler, '/healthz', false)).status === 200
     case 'kwok':
       return (await httpGet(`http://127.0.0.1:${s.ports.kwok}/healthz`)) === 200
+    case 'containerd':
+      execFileSync(s.binaries.node!.paths.ctr, ['--address', nodePaths(s.dir).containerdSocket, 'version'], { stdio: 'ignore', timeout: 5000 })
+      return true
+    case 'kubelet':
+      return (await httpGet(`http://127.0.0.1:${s.node!.kubeletHealthzPort}/healthz`)) === 200
   }
 }
 
@@ -413,7 +543,9 @@ async function waitForDefaultServiceAccount(s: LocalState): Promise<void> {
 
 async function readState(dir: string): Promise<LocalState | undefined> {
   if (!existsSync(statePath(dir))) return undefined
-  return JSON.parse(await readFile(statePath(dir), 'utf8')) as LocalState
+  const state = JSON.parse(await readFile(statePath(dir), 'utf8')) as LocalState
+  state.realNode ??= { status: 'off', reason: 'the cluster was started by a harness without real-node support' }
+  return state
 }
 
 async function saveState(s: LocalState): Promise<void> {

@@ -69,6 +69,11 @@ export async function createPki(dir: string): Promise<ClusterPki> {
   return { dir, ca, apiserver, localhostServing, admin, controllerManager, scheduler, apiserverKubeletClient }
 }
 
+/** Client cert of a kubelet: the Node authorizer knows it by this subject. */
+export async function issueNodeCert(pki: ClusterPki, nodeName: string): Promise<CertPair> {
+  return issue(pki.dir, `node-${nodeName}`, pki.ca, `/O=system:nodes/CN=system:node:${nodeName}`, clientExt)
+}
+
 export interface ServiceAccountKey {
   privateKey: string
   publicKey: string

@@ -8,11 +8,11 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 
-export function startProcess(logDir: string, name: string, binary: string, args: string[]): number {
+export function startProcess(logDir: string, name: string, binary: string, args: string[], env?: NodeJS.ProcessEnv): number {
   mkdirSync(logDir, { recursive: true })
   const log = openSync(join(logDir, `${name}.log`), 'a')
   try {
-    const child = spawn(binary, args, { detached: true, stdio: ['ignore', log, log] })
+    const child = spawn(binary, args, { detached: true, stdio: ['ignore', log, log], ...(env ? { env } : {}) })
     if (child.pid === undefined) throw new Error(`could not start ${name} (${binary})`)
     child.unref()
     return child.pid

@@ -2,6 +2,8 @@
 // see this: the same suite runs on the local control plane, kind, or an
 // existing cluster given by KUBECONFIG.
 
+import type { RealNodeInfo } from './real-node.ts'
+
 export type ProviderName = 'local' | 'kind' | 'existing'
 
 export interface RotateOptions {
@@ -15,6 +17,8 @@ export interface ClusterHandle {
   readonly kubeconfigPath: string
   /** Where logs, PKI and state of this cluster live (absent for `existing`). */
   readonly dir?: string
+  /** The local provider's real node (kubelet + containerd), or why there is none. */
+  readonly realNode?: RealNodeInfo
   /**
    * Regenerate the service-account signing key: restart kube-apiserver and
    * kube-controller-manager with a new key pair. Resolves once the API server

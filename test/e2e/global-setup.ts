@@ -3,7 +3,7 @@
 // whole e2e run fails with the reason.
 import { join } from 'node:path'
 import type { TestProject } from 'vitest/node'
-import { chooseProvider, startCluster, type ClusterInfo } from '../cluster/index.ts'
+import { chooseProvider, realNodeOf, startCluster, type ClusterInfo } from '../cluster/index.ts'
 import { killLocalClusterNow } from '../cluster/local.ts'
 
 declare module 'vitest' {
@@ -18,9 +18,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // the last run stay there for debugging.
   const dir = process.env.KTR_E2E_CLUSTER_DIR ?? join(process.cwd(), '.cache', 'e2e-cluster')
   const cluster = await startCluster(provider, dir)
-  const info: ClusterInfo = { provider, kubeconfigPath: cluster.kubeconfigPath, ...(cluster.dir ? { dir: cluster.dir } : {}) }
+  const realNode = realNodeOf(cluster)
+  const info: ClusterInfo = { provider, kubeconfigPath: cluster.kubeconfigPath, realNode, ...(cluster.dir ? { dir: cluster.dir } : {}) }
   project.provide('cluster', info)
   process.stderr.write(`e2e: ${provider} cluster, kubeconfig ${cluster.kubeconfigPath}\n`)
+  const nodeLine = realNode.status === 'up' ? `e2e: real node ${realNode.name} is up` : `e2e: real-node tests not run: ${realNode.reason}`
+  process.stderr.write(`${nodeLine}\n`)
 
   // If the run is interrupted, leave no process behind.
   const killNow = () => provider === 'local' && killLocalClusterNow(dir)
@@ -32,6 +35,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     })
   }
   return async () => {
+    // Again at the end, next to the test summary.
+    if (realNode.status !== 'up') process.stderr.write(`${nodeLine}\n`)
     if (process.env.KTR_KEEP_CLUSTER === '1') return
     await cluster.stop()
   }
