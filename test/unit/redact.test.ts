@@ -145,9 +145,10 @@ describe('redactJwtShapes', () => {
     ['"ZXlK" repeated', 'ZXlK'.repeat(300_000)],
     ['"ZXlK" lines (one wrapped run)', 'ZXlKZXlK\n'.repeat(100_000)],
     ['"%2B" repeated', `ZXlK${'%2B'.repeat(300_000)}`],
-  ])('stays fast on %s', (_name, text) => {
-    const started = performance.now()
-    redactJwtShapes(text)
-    expect(performance.now() - started).toBeLessThan(1_000)
+  ])('finishes on %s and leaves no JWT shape behind', (_name, text) => {
+    // No timed assertion (speed is `make bench`'s job): a quadratic regex
+    // would run for minutes here and hit the test timeout instead.
+    const out = redactJwtShapes(text)
+    expect(out).not.toMatch(/eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}/)
   })
 })
