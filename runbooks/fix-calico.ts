@@ -13,26 +13,19 @@ import { hostname } from 'node:os'
 import { join } from 'node:path'
 import type { KubeConfig } from '@kubernetes/client-node'
 import { Backup, defaultBackupRoot, timestampDirName } from '../lib/backup.ts'
-import * as cmd from '../lib/calico/commands.ts'
-import { NO_CALICO, noCalico, noChangeSummary, validateFlags, warn, type CalicoBase, type Ctx } from '../lib/calico/context.ts'
+import * as cmd from '../lib/calico/commands.ts' // the kubectl each step shows
+import { validateFlags, type CalicoBase, type Ctx } from '../lib/calico/context.ts'
 import { CALICO_NAMESPACES } from '../lib/calico/detect.ts'
-import { finalProblems, finalSummary, nodeRewriteExpected, probeVerdict, renderFindings, summarizeNodes, describeBackup, backupPlan } from '../lib/calico/findings.ts'
-import { NodeVerdict } from '../lib/calico/node-dir.ts'
-import { SERVICEACCOUNT_TOKEN_PLACEHOLDER } from '../lib/calico/token-value.ts'
+import { checkConfigFix, checkNodeRewrite, checkRegenerate, finalVerdict, probeVerdict, renderFindings } from '../lib/calico/findings.ts'
 import { loadKeyFile, readTokenFile } from '../lib/cli/inputs.ts'
 import { defineCli, loadKubeConfig, runbookMain, runMain, type ParsedCli, type Main } from '../lib/cli/index.ts'
-import { connectionArgs, Modes, resolveMode, type Runbook } from '../lib/engine/index.ts'
+import { connectionArgs, resolveMode, type Runbook } from '../lib/engine/index.ts'
 import { UsageError } from '../lib/errors.ts'
-import * as fix from '../lib/kube/calico-fix.ts'
+import * as fix from '../lib/kube/calico-fix.ts' // what each step reads and changes
 import { makeKube } from '../lib/kube/clients.ts'
-import { withApiErrors } from '../lib/kube/errors.ts'
-import { fetchJwks } from '../lib/kube/token-checks.ts'
 import type { Redactor } from '../lib/redact.ts'
-import { summarizeAssessments } from '../lib/regenerate/select.ts'
-import { secretKey } from '../lib/secrets.ts'
 import { decodeToken, normalizeToken } from '../lib/token/decode.ts'
 import { describeToken } from '../lib/token/describe.ts'
-import { keysFromJwks } from '../lib/token/keys.ts'
 
 export const cli = defineCli({
   name: 'fix-calico',
@@ -104,21 +97,7 @@ export const runbook: Runbook<Ctx> = {
       description: "Reads the public keys the API server verifies tokens with (or --key-file), so each token's signature and key ID can be checked.",
       readOnly: true,
       kubectl: cmd.keyCommands,
-      check: async (ctx) => {
-        if (noCalico(ctx)) return { needed: false, summary: NO_CALICO }
-        if (ctx.flags.keyFile.length > 0) {
-          ctx.keys = (await Promise.all(ctx.flags.keyFile.map(loadKeyFile))).flat()
-          ctx.keySource = ctx.flags.keyFile.join(', ')
-        } else if (ctx.kube) {
-          const kube = ctx.kube
-          ctx.keys = keysFromJwks(await withApiErrors(kube.kc, () => fetchJwks(kube)))
-          ctx.keySource = '/openid/v1/jwks'
-        } else {
-          return { needed: false, summary: "no keys: offline without --key-file, so signatures cannot be checked (pass the cluster's sa.pub or a saved /openid/v1/jwks)" }
-        }
-        const kids = ctx.keys.map((key) => key.kid)
-        return { needed: false, summary: `${kids.length} key(s) from ${ctx.keySource}: ${kids.join(', ') || '-'}`, details: { kids } }
-      },
+      check: (ctx) => fix.loadKeys(ctx, loadKeyFile),
     },
     {
       id: 'check-cni-config',
@@ -127,7 +106,7 @@ export const runbook: Runbook<Ctx> = {
         'Reads the CNI network config install-cni renders on every node and checks whether it holds the placeholders (__SERVICEACCOUNT_TOKEN__, __KUBECONFIG_FILEPATH__) or a literal token, which every calico-node restart writes back; a literal token is verified like verify-token does.',
       readOnly: true,
       kubectl: cmd.configCommands,
-      check: async (ctx) => (!ctx.install || !ctx.kube ? { needed: false, summary: ctx.kube ? NO_CALICO : 'offline: the ConfigMap cannot be checked' } : fix.checkConfig(ctx)),
+      check: fix.checkConfig,
     },
     {
       id: 'check-cni-account',
@@ -136,13 +115,7 @@ export const runbook: Runbook<Ctx> = {
         "Finds the legacy token Secrets of the ServiceAccount the CNI plugin uses and checks each token's signature against the current keys; a stale one is what install-cni copied onto the nodes in the 2018 layout.",
       readOnly: true,
       kubectl: cmd.accountCommands,
-      check: async (ctx) => {
-        if (!ctx.install || !ctx.kube) return { needed: false, summary: ctx.kube ? NO_CALICO : 'offline: the ServiceAccount cannot be checked' }
-        await withApiErrors(ctx.kube.kc, () => fix.assessAccount(ctx))
-        const who = `ServiceAccount ${ctx.install.namespace}/${ctx.install.cniServiceAccount}`
-        const summary = ctx.accountSecrets.length === 0 ? `${who} has no legacy token Secret (usual since Kubernetes 1.24: its pods get bound tokens)` : `${who}: ${summarizeAssessments(ctx.assessments)}`
-        return { needed: false, summary, details: { assessments: ctx.assessments } }
-      },
+      check: fix.checkAccount,
     },
     {
       id: 'read-node-tokens',
@@ -151,11 +124,7 @@ export const runbook: Runbook<Ctx> = {
         "Reads Calico's CNI config and calico-kubeconfig on every node (exec into its calico-node pod, or --cni-conf-dir on the node itself) and verifies each token: signed by a current key, not expired, the CNI's own account.",
       readOnly: true,
       kubectl: cmd.readNodesCommands,
-      check: async (ctx) => {
-        if (noCalico(ctx)) return { needed: false, summary: NO_CALICO }
-        ctx.nodesBefore = await fix.readNodes(ctx)
-        return { needed: false, summary: summarizeNodes(ctx.nodesBefore), details: { nodes: ctx.nodesBefore } }
-      },
+      check: fix.readNodesBefore,
     },
     {
       id: 'back-up',
@@ -163,17 +132,9 @@ export const runbook: Runbook<Ctx> = {
       description:
         'Writes every object about to change (the ConfigMap, the token Secrets, the DaemonSet) and, in node-local mode, the node files to the backup directory (owner-only files); nothing changes if the backup cannot be written.',
       kubectl: cmd.backupCommands,
-      check: async (ctx) => {
-        const missing = await fix.missingFromBackup(ctx)
-        const { nodeFiles } = backupPlan(ctx)
-        const needed = missing.length + nodeFiles.length > 0
-        return { needed, summary: needed ? `${describeBackup(missing.map((m) => m.kind), nodeFiles)} to back up to ${ctx.backup.dir}` : 'nothing will change, so nothing to back up' }
-      },
+      check: fix.checkBackup,
       apply: fix.backUp,
-      verify: async (ctx) => {
-        const missing = await fix.missingFromBackup(ctx)
-        return { ok: missing.length === 0, summary: missing.length ? `${missing.length} object(s) missing from the backup` : `backup complete: ${ctx.backup.dir}` }
-      },
+      verify: fix.verifyBackup,
     },
     {
       id: 'regenerate-cni-tokens',
@@ -182,12 +143,7 @@ export const runbook: Runbook<Ctx> = {
       description:
         'Blanks data.token of each stale token Secret of the CNI ServiceAccount so the tokens controller signs a new token with the current key (as regenerate-tokens does), and waits for every refill.',
       kubectl: cmd.regenerateCommands,
-      check: async (ctx) => {
-        const needed = ctx.staleSecrets.length > 0
-        if (needed) ctx.pendingChanges.add('regenerate-cni-tokens')
-        const stale = `${ctx.staleSecrets.length} token Secret(s) need a new token: ${ctx.staleSecrets.map(secretKey).join(', ')}`
-        return { needed, summary: needed ? stale : noChangeSummary(ctx, 'every token Secret of the CNI ServiceAccount holds a current token') }
-      },
+      check: async (ctx) => checkRegenerate(ctx),
       apply: fix.regenerateStale,
       verify: fix.verifyRegenerated,
     },
@@ -198,27 +154,9 @@ export const runbook: Runbook<Ctx> = {
       description:
         'Replaces a stale literal token in the CNI config ConfigMap with __SERVICEACCOUNT_TOKEN__, so install-cni fills in a fresh token at every start (with --embed-token: with the current token of the CNI ServiceAccount); every other byte stays as it was.',
       kubectl: cmd.fixConfigCommands,
-      check: async (ctx) => {
-        const stale = ctx.config?.findings.filter((f) => f.stale) ?? []
-        if (stale.length === 0) return { needed: false, summary: noChangeSummary(ctx, ctx.config ? 'the CNI config holds no stale token' : 'no CNI config to fix') }
-        const what = `${ctx.config?.source} holds ${stale.length} stale literal token(s) at ${stale.map((f) => f.path).join(', ')}`
-        if (ctx.nodeLocal) {
-          warn(ctx, `${what}: the next calico-node restart on any node writes it back, over the files fixed here; run fix-calico without --cni-conf-dir to fix the ConfigMap`)
-          return { needed: false, summary: `node-local mode: ${what}, left as it is (see the warning)` }
-        }
-        ctx.pendingChanges.add('fix-cni-config')
-        return { needed: true, summary: `${what}; it becomes ${ctx.flags.embedToken ? "the CNI ServiceAccount's current token (--embed-token)" : SERVICEACCOUNT_TOKEN_PLACEHOLDER}` }
-      },
-      apply: async (ctx) => {
-        const summary = await withApiErrors(ctx.kube?.kc, () => fix.fixConfig(ctx))
-        ctx.pendingChanges.delete('fix-cni-config')
-        return { summary }
-      },
-      verify: async (ctx) => {
-        const state = await withApiErrors(ctx.kube?.kc, () => fix.readConfigState(ctx))
-        const stale = state.findings.filter((f) => f.stale)
-        return { ok: stale.length === 0, summary: stale.length ? `${state.source} still holds a stale token at ${stale[0]!.path}: ${stale[0]!.reason}` : `no stale token left (${state.summary})` }
-      },
+      check: async (ctx) => checkConfigFix(ctx),
+      apply: fix.fixConfigStep,
+      verify: fix.verifyConfig,
     },
     {
       id: 'rewrite-node-files',
@@ -227,24 +165,9 @@ export const runbook: Runbook<Ctx> = {
       description:
         "Node-local mode only: writes a current token into the node's Calico CNI config and calico-kubeconfig, each file replaced atomically after a copy went to the backup directory. install-cni renders them again from the ConfigMap at the next calico-node start.",
       kubectl: cmd.rewriteCommands,
-      check: async (ctx) => {
-        if (!ctx.nodeLocal) return { needed: false, summary: noChangeSummary(ctx, "not node-local mode: calico-node's restart renders the nodes' files (run with --cni-conf-dir on a node to rewrite them there)") }
-        const report = ctx.nodesBefore[0]
-        if (!report) return { needed: false, summary: 'no node files read' }
-        const needed = nodeRewriteExpected(ctx, report)
-        if (needed) ctx.pendingChanges.add('rewrite-node-files')
-        return { needed, summary: needed ? `${ctx.flags.cniConfDir}: ${report.verdict}: ${report.reason}` : `${ctx.flags.cniConfDir}: ${report.verdict}: nothing to rewrite` }
-      },
-      apply: async (ctx) => {
-        const summary = await fix.rewriteNode(ctx)
-        ctx.pendingChanges.delete('rewrite-node-files')
-        return { summary }
-      },
-      verify: async (ctx) => {
-        const [report] = await fix.readNodes(ctx)
-        const ok = report !== undefined && (report.verdict === NodeVerdict.current || (report.verdict === NodeVerdict.unverified && ctx.keys.length === 0))
-        return { ok, summary: report ? `${report.verdict}: ${report.reason}` : 'nothing read back' }
-      },
+      check: async (ctx) => checkNodeRewrite(ctx),
+      apply: fix.rewriteNodeStep,
+      verify: fix.verifyNodeRewrite,
     },
     {
       id: 'restart-calico-node',
@@ -252,14 +175,8 @@ export const runbook: Runbook<Ctx> = {
       description:
         'Rollout-restarts the calico-node DaemonSet (or, with updateStrategy OnDelete, deletes its pods one node at a time) when its pods started before the CNI token last changed or a node presents a stale token, and waits with a deadline for a new Ready pod on every node.',
       kubectl: cmd.restartCommands,
-      check: async (ctx) => {
-        if (!ctx.install || !ctx.kube) return { needed: false, summary: noChangeSummary(ctx, 'no calico-node to restart') }
-        if (ctx.nodeLocal) return { needed: false, summary: "node-local mode: calico-node is not restarted (that would render this node's files from the ConfigMap again)" }
-        const { reasons, pods } = (ctx.restartPlan = await withApiErrors(ctx.kube.kc, () => fix.planRestart(ctx)))
-        const fresh = `all ${pods.length} calico-node pod(s) started after the CNI token last changed, and no node shows a stale token`
-        return { needed: reasons.length > 0, summary: reasons.length > 0 ? reasons.join('; ') : fresh }
-      },
-      apply: async (ctx) => withApiErrors(ctx.kube?.kc, () => fix.restartCalicoNode(ctx)),
+      check: fix.checkRestart,
+      apply: fix.restartStep,
       verify: fix.verifyRestart,
     },
     {
@@ -269,20 +186,8 @@ export const runbook: Runbook<Ctx> = {
         "Reads everything again: the CNI config holds no stale token, the CNI ServiceAccount's token Secrets verify, and every node whose files can be read presents a current token (a node whose files cannot be read is unverified, not failed).",
       readOnly: true,
       kubectl: cmd.readNodesCommands,
-      check: async (ctx) => {
-        if (noCalico(ctx)) return { needed: false, summary: NO_CALICO }
-        if (ctx.install && ctx.kube) {
-          ctx.config = await withApiErrors(ctx.kube.kc, () => fix.readConfigState(ctx))
-          await withApiErrors(ctx.kube.kc, () => fix.assessAccount(ctx))
-        }
-        ctx.nodesAfter = await fix.readNodes(ctx)
-        return { needed: false, summary: finalSummary(ctx) }
-      },
-      verify: async (ctx) => {
-        const problems = finalProblems(ctx)
-        if (ctx.mode === Modes.plan && problems.length > 0) return { ok: true, summary: `dry run, so as found: ${problems.join('; ')}` }
-        return { ok: problems.length === 0, summary: problems.length ? problems.join('; ') : finalSummary(ctx) }
-      },
+      check: fix.readEverythingAgain,
+      verify: async (ctx) => finalVerdict(ctx),
     },
     {
       id: 'probe-nodes',
@@ -290,12 +195,7 @@ export const runbook: Runbook<Ctx> = {
       description:
         'With --probe: creates a small pod pinned to each node that runs calico-node, waits until it runs or a sandbox error appears (one mentioning Unauthorized means a stale CNI token), and deletes it.',
       kubectl: cmd.probeCommands,
-      check: async (ctx) => {
-        if (!ctx.flags.probe) return { needed: false, summary: 'not asked (--probe creates and deletes a pod on each node)' }
-        if (!ctx.install || !ctx.kube) return { needed: false, summary: noChangeSummary(ctx, 'no calico-node nodes to probe') }
-        const nodes = await fix.probeTargets(ctx)
-        return { needed: nodes.length > 0, summary: `${nodes.length} node(s) to probe in namespace ${ctx.flags.probeNamespace}: ${nodes.join(', ')}` }
-      },
+      check: fix.checkProbes,
       apply: fix.probeNodes,
       verify: async (ctx) => probeVerdict(ctx),
     },

@@ -2,14 +2,16 @@
 // the nodes, the backup plan, the final verdict and the findings report.
 // Pure: it reads the run state the steps filled in and decides nothing by I/O.
 import type { V1ConfigMap } from '@kubernetes/client-node'
+import { Modes, type Check } from '../engine/types.ts'
 import { k } from './commands.ts'
 import { ProbeOutcome, type ProbeResult } from './probe.ts'
 import { Verdict, summarizeAssessments } from '../regenerate/select.ts'
+import { secretKey } from '../secrets.ts'
 import { decodeToken } from '../token/decode.ts'
 import { describeToken } from '../token/describe.ts'
 import { CNI_SERVICE_ACCOUNTS, type CniTokenExpectation } from './assess.ts'
 import type { parseCniConfig } from './cni-config.ts'
-import { nodeBackupDir, type ConfigTokenFinding, type Ctx } from './context.ts'
+import { noChangeSummary, nodeBackupDir, warn, type ConfigTokenFinding, type Ctx } from './context.ts'
 import { CALICO_NAMESPACES, type CalicoInstall } from './detect.ts'
 import { CALICO_KUBECONFIG_NAME } from './kubeconfig.ts'
 import { NodeVerdict, type NodeReport } from './node-dir.ts'
@@ -177,4 +179,42 @@ export function probeVerdict(ctx: Ctx): { ok: boolean; summary: string } {
           ? `${unauthorized.length} node(s) still reject the CNI token (${unauthorized.map((p) => p.node).join(', ')}: ${unauthorized[0]!.detail}); rerun with --restart, or with --cni-conf-dir on those nodes`
           : `${bad.length} node(s) could not start a probe pod (${bad[0]!.node}: ${bad[0]!.outcome}: ${bad[0]!.detail}); look at ${k(ctx, '-n', ctx.flags.probeNamespace, 'get', 'events', '--sort-by=.lastTimestamp')}`,
   }
+}
+
+/** regenerate-cni-tokens' check: the stale Secrets (a pending change the restart follows). */
+export function checkRegenerate(ctx: Ctx): Check {
+  const needed = ctx.staleSecrets.length > 0
+  if (needed) ctx.pendingChanges.add('regenerate-cni-tokens')
+  const stale = `${ctx.staleSecrets.length} token Secret(s) need a new token: ${ctx.staleSecrets.map(secretKey).join(', ')}`
+  return { needed, summary: needed ? stale : noChangeSummary(ctx, 'every token Secret of the CNI ServiceAccount holds a current token') }
+}
+
+/** fix-cni-config's check: stale literal tokens in the template; node-local mode only warns. */
+export function checkConfigFix(ctx: Ctx): Check {
+  const stale = ctx.config?.findings.filter((f) => f.stale) ?? []
+  if (stale.length === 0) return { needed: false, summary: noChangeSummary(ctx, ctx.config ? 'the CNI config holds no stale token' : 'no CNI config to fix') }
+  const what = `${ctx.config?.source} holds ${stale.length} stale literal token(s) at ${stale.map((f) => f.path).join(', ')}`
+  if (ctx.nodeLocal) {
+    warn(ctx, `${what}: the next calico-node restart on any node writes it back, over the files fixed here; run fix-calico without --cni-conf-dir to fix the ConfigMap`)
+    return { needed: false, summary: `node-local mode: ${what}, left as it is (see the warning)` }
+  }
+  ctx.pendingChanges.add('fix-cni-config')
+  return { needed: true, summary: `${what}; it becomes ${ctx.flags.embedToken ? "the CNI ServiceAccount's current token (--embed-token)" : SERVICEACCOUNT_TOKEN_PLACEHOLDER}` }
+}
+
+/** rewrite-node-files' check: node-local mode, and the node's files need the token. */
+export function checkNodeRewrite(ctx: Ctx): Check {
+  if (!ctx.nodeLocal) return { needed: false, summary: noChangeSummary(ctx, "not node-local mode: calico-node's restart renders the nodes' files (run with --cni-conf-dir on a node to rewrite them there)") }
+  const report = ctx.nodesBefore[0]
+  if (!report) return { needed: false, summary: 'no node files read' }
+  const needed = nodeRewriteExpected(ctx, report)
+  if (needed) ctx.pendingChanges.add('rewrite-node-files')
+  return { needed, summary: needed ? `${ctx.flags.cniConfDir}: ${report.verdict}: ${report.reason}` : `${ctx.flags.cniConfDir}: ${report.verdict}: nothing to rewrite` }
+}
+
+/** verify-cni-tokens' verdict; a dry run reports what it found without failing. */
+export function finalVerdict(ctx: Ctx): { ok: boolean; summary: string } {
+  const problems = finalProblems(ctx)
+  if (ctx.mode === Modes.plan && problems.length > 0) return { ok: true, summary: `dry run, so as found: ${problems.join('; ')}` }
+  return { ok: problems.length === 0, summary: problems.length ? problems.join('; ') : finalSummary(ctx) }
 }

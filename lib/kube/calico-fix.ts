@@ -9,10 +9,10 @@ import type { SavedCopy } from '../backup.ts'
 import { assessCniToken } from '../calico/assess.ts'
 import { CniConfigError, parseCniConfig, replaceLiteralTokens } from '../calico/cni-config.ts'
 import { k } from '../calico/commands.ts'
-import { NO_CALICO, need, nodeBackupDir, warn, type CalicoBase, type ConfigState, type ConfigTokenFinding, type Ctx, type Flags, type RestartPlan } from '../calico/context.ts'
+import { NO_CALICO, need, noCalico, noChangeSummary, nodeBackupDir, warn, type CalicoBase, type ConfigState, type ConfigTokenFinding, type Ctx, type Flags, type RestartPlan } from '../calico/context.ts'
 import { cniMountOf, isReady, isTerminating, latestChange, restartReasons } from '../calico/daemonset.ts'
 import { CALICO_NODE, detectCalico } from '../calico/detect.ts'
-import { backupPlan, configMapNote as configMapNoteOf, describeBackup, describeFields, describeInstall, expectation, summarizeProbes } from '../calico/findings.ts'
+import { backupPlan, configMapNote as configMapNoteOf, describeBackup, describeFields, describeInstall, expectation, finalSummary, summarizeNodes, summarizeProbes } from '../calico/findings.ts'
 import { backUpNodeFiles, judgeNodeFiles, NodeVerdict, readCniConfDir, rewriteNodeFiles, unreadableNode, withoutFix, type NodeReport } from '../calico/node-dir.ts'
 import { planNodeRewrite } from '../calico/node-files.ts'
 import { SERVICEACCOUNT_TOKEN_PLACEHOLDER, TokenEncoding, TokenValueKind } from '../calico/token-value.ts'
@@ -22,8 +22,9 @@ import { Modes, type Applied, type Check, type Mode, type Verified } from '../en
 import { DomainError } from '../errors.ts'
 import { blankToken } from '../regenerate/apply.ts'
 import { assessSecrets } from '../regenerate/assess.ts'
-import { Verdict } from '../regenerate/select.ts'
+import { Verdict, summarizeAssessments } from '../regenerate/select.ts'
 import { decodeToken } from '../token/decode.ts'
+import { keysFromJwks, type VerificationKey } from '../token/keys.ts'
 import { verifySignature } from '../token/signature.ts'
 import { TokenStatus } from '../token/status.ts'
 import { createTicker } from '../wait.ts'
@@ -47,7 +48,7 @@ import {
 import { withApiErrors } from './errors.ts'
 import { inspectToken } from './inspect-token.ts'
 import { serverTime } from './raw.ts'
-import { reviewToken } from './token-checks.ts'
+import { fetchJwks, reviewToken } from './token-checks.ts'
 import { waitForTokenRefills } from './wait-secrets.ts'
 import { listServiceAccounts, listTokenSecrets, SA_NAME_ANNOTATION, secretKey, serviceAccountIndex, tokenOf } from './token-secrets.ts'
 
@@ -340,6 +341,7 @@ export async function detectInstall(ctx: Ctx): Promise<Check> {
 
 /** check-cni-config: reads and judges the template; a valid literal token is a warning, a stale one a finding. */
 export async function checkConfig(ctx: Ctx): Promise<Check> {
+  if (!ctx.install || !ctx.kube) return { needed: false, summary: ctx.kube ? NO_CALICO : 'offline: the ConfigMap cannot be checked' }
   const config = await withApiErrors(ctx.kube?.kc, () => readConfigState(ctx))
   ctx.config = config
   for (const finding of config.findings.filter((f) => !f.stale)) {
@@ -439,4 +441,106 @@ export async function probeNodes(ctx: Ctx): Promise<Applied> {
     ticker.done()
   }
   return { summary: summarizeProbes(ctx.probes), details: { probes: ctx.probes } }
+}
+
+/** load-keys: --key-file (read by `loadKeyFile`), else the cluster's /openid/v1/jwks; none offline without --key-file. */
+export async function loadKeys(ctx: Ctx, loadKeyFile: (path: string) => Promise<VerificationKey[]>): Promise<Check> {
+  if (noCalico(ctx)) return { needed: false, summary: NO_CALICO }
+  if (ctx.flags.keyFile.length > 0) {
+    ctx.keys = (await Promise.all(ctx.flags.keyFile.map(loadKeyFile))).flat()
+    ctx.keySource = ctx.flags.keyFile.join(', ')
+  } else if (ctx.kube) {
+    const kube = ctx.kube
+    ctx.keys = keysFromJwks(await withApiErrors(kube.kc, () => fetchJwks(kube)))
+    ctx.keySource = '/openid/v1/jwks'
+  } else {
+    return { needed: false, summary: "no keys: offline without --key-file, so signatures cannot be checked (pass the cluster's sa.pub or a saved /openid/v1/jwks)" }
+  }
+  const kids = ctx.keys.map((key) => key.kid)
+  return { needed: false, summary: `${kids.length} key(s) from ${ctx.keySource}: ${kids.join(', ') || '-'}`, details: { kids } }
+}
+
+/** check-cni-account: the CNI ServiceAccount's legacy token Secrets, assessed. */
+export async function checkAccount(ctx: Ctx): Promise<Check> {
+  if (!ctx.install || !ctx.kube) return { needed: false, summary: ctx.kube ? NO_CALICO : 'offline: the ServiceAccount cannot be checked' }
+  await withApiErrors(ctx.kube.kc, () => assessAccount(ctx))
+  const who = `ServiceAccount ${ctx.install.namespace}/${ctx.install.cniServiceAccount}`
+  const summary = ctx.accountSecrets.length === 0 ? `${who} has no legacy token Secret (usual since Kubernetes 1.24: its pods get bound tokens)` : `${who}: ${summarizeAssessments(ctx.assessments)}`
+  return { needed: false, summary, details: { assessments: ctx.assessments } }
+}
+
+/** read-node-tokens and verify-cni-tokens: every node's token; the latter reads the config and the Secrets again first. */
+export async function readNodesBefore(ctx: Ctx): Promise<Check> {
+  if (noCalico(ctx)) return { needed: false, summary: NO_CALICO }
+  ctx.nodesBefore = await readNodes(ctx)
+  return { needed: false, summary: summarizeNodes(ctx.nodesBefore), details: { nodes: ctx.nodesBefore } }
+}
+
+export async function readEverythingAgain(ctx: Ctx): Promise<Check> {
+  if (noCalico(ctx)) return { needed: false, summary: NO_CALICO }
+  if (ctx.install && ctx.kube) {
+    ctx.config = await withApiErrors(ctx.kube.kc, () => readConfigState(ctx))
+    await withApiErrors(ctx.kube.kc, () => assessAccount(ctx))
+  }
+  ctx.nodesAfter = await readNodes(ctx)
+  return { needed: false, summary: finalSummary(ctx) }
+}
+
+export async function checkBackup(ctx: Ctx): Promise<Check> {
+  const missing = await missingFromBackup(ctx)
+  const { nodeFiles } = backupPlan(ctx)
+  const needed = missing.length + nodeFiles.length > 0
+  return { needed, summary: needed ? `${describeBackup(missing.map((m) => m.kind), nodeFiles)} to back up to ${ctx.backup.dir}` : 'nothing will change, so nothing to back up' }
+}
+
+export async function verifyBackup(ctx: Ctx): Promise<Verified> {
+  const missing = await missingFromBackup(ctx)
+  return { ok: missing.length === 0, summary: missing.length ? `${missing.length} object(s) missing from the backup` : `backup complete: ${ctx.backup.dir}` }
+}
+
+/** fix-cni-config's apply and verify. */
+export async function fixConfigStep(ctx: Ctx): Promise<Applied> {
+  const summary = await withApiErrors(ctx.kube?.kc, () => fixConfig(ctx))
+  ctx.pendingChanges.delete('fix-cni-config')
+  return { summary }
+}
+
+export async function verifyConfig(ctx: Ctx): Promise<Verified> {
+  const state = await withApiErrors(ctx.kube?.kc, () => readConfigState(ctx))
+  const stale = state.findings.filter((f) => f.stale)
+  return { ok: stale.length === 0, summary: stale.length ? `${state.source} still holds a stale token at ${stale[0]!.path}: ${stale[0]!.reason}` : `no stale token left (${state.summary})` }
+}
+
+/** rewrite-node-files' apply and verify. */
+export async function rewriteNodeStep(ctx: Ctx): Promise<Applied> {
+  const summary = await rewriteNode(ctx)
+  ctx.pendingChanges.delete('rewrite-node-files')
+  return { summary }
+}
+
+export async function verifyNodeRewrite(ctx: Ctx): Promise<Verified> {
+  const [report] = await readNodes(ctx)
+  const ok = report !== undefined && (report.verdict === NodeVerdict.current || (report.verdict === NodeVerdict.unverified && ctx.keys.length === 0))
+  return { ok, summary: report ? `${report.verdict}: ${report.reason}` : 'nothing read back' }
+}
+
+/** restart-calico-node's check and apply. */
+export async function checkRestart(ctx: Ctx): Promise<Check> {
+  if (!ctx.install || !ctx.kube) return { needed: false, summary: noChangeSummary(ctx, 'no calico-node to restart') }
+  if (ctx.nodeLocal) return { needed: false, summary: "node-local mode: calico-node is not restarted (that would render this node's files from the ConfigMap again)" }
+  const { reasons, pods } = (ctx.restartPlan = await withApiErrors(ctx.kube.kc, () => planRestart(ctx)))
+  const fresh = `all ${pods.length} calico-node pod(s) started after the CNI token last changed, and no node shows a stale token`
+  return { needed: reasons.length > 0, summary: reasons.length > 0 ? reasons.join('; ') : fresh }
+}
+
+export async function restartStep(ctx: Ctx): Promise<Applied> {
+  return withApiErrors(ctx.kube?.kc, () => restartCalicoNode(ctx))
+}
+
+/** probe-nodes' check. */
+export async function checkProbes(ctx: Ctx): Promise<Check> {
+  if (!ctx.flags.probe) return { needed: false, summary: 'not asked (--probe creates and deletes a pod on each node)' }
+  if (!ctx.install || !ctx.kube) return { needed: false, summary: noChangeSummary(ctx, 'no calico-node nodes to probe') }
+  const nodes = await probeTargets(ctx)
+  return { needed: nodes.length > 0, summary: `${nodes.length} node(s) to probe in namespace ${ctx.flags.probeNamespace}: ${nodes.join(', ')}` }
 }
