@@ -189,6 +189,9 @@ function binaryCacheDirOf(state: LocalState): string {
 export async function attachLocalCluster(dir: string, log = defaultLog): Promise<ClusterHandle> {
   const state = await readState(dir)
   if (!state) throw new Error(`no local cluster in ${dir}: start one with \`make cluster-up\``)
+  // A dead component fails every test after it by timeout; say which one, once, here.
+  const dead = deadComponents(state)
+  if (dead.length) throw new Error(`the local cluster in ${dir} is broken: ${dead.join(', ')} exited (${dead.map((c) => logHint(dir, c)).join(', ')})`)
   return handleFor(state, log)
 }
 
@@ -253,11 +256,16 @@ async function rotate(state: LocalState, { keepOld = false }: RotateOptions, log
   state.signingKey = index
   state.trustedKeys = keepOld ? [...state.trustedKeys, index] : [index]
   log(`rotating the service-account signing key to ${key.kid} (${keepOld ? 'old keys still trusted' : 'old keys dropped'})`)
-  // Keys are read only at start-up: restart both users of the key.
-  await stopComponent(state, 'kube-controller-manager')
+  // Keys are read only at start-up: restart both users of the key. The
+  // scheduler goes too, as on a real control plane: one that rides out the
+  // API server's restart may relist a bare pod re-created meanwhile (same
+  // name, other node) as an update and exit on purpose ("Scheduler cache is
+  // corrupted"), after which nothing is scheduled and tests time out.
+  const clients = ['kube-controller-manager', 'kube-scheduler'] as const
+  for (const component of clients) await stopComponent(state, component)
   await stopComponent(state, 'kube-apiserver')
   await start(state, 'kube-apiserver', log)
-  await start(state, 'kube-controller-manager', log)
+  for (const component of clients) await start(state, component, log)
   const expected = state.trustedKeys.map((i) => state.serviceAccountKeys[i]!.kid).sort()
   await waitUntil(
     `the API server to publish keys ${expected.join(', ')}`,
