@@ -3,9 +3,8 @@
 // against the cluster's current keys (or --key-file, offline), asks the API
 // server (TokenReview, the classic bearer GET, SelfSubjectReview), and gives
 // every token a status and a reason that ends with the fix.
-import { readFile } from 'node:fs/promises'
 import type { Session } from '../lib/cli/session.ts'
-import { readTokenFile } from '../lib/cli/inputs.ts'
+import { loadKeyFile, readTokenFile } from '../lib/cli/inputs.ts'
 import { defineCli, loadKubeConfig, namespaceScope, runbookMain, runMain, type MainIO, type ParsedCli, type Main } from '../lib/cli/index.ts'
 import { mapLimit } from '../lib/concurrency.ts'
 import { kubectlCommand, type Runbook } from '../lib/engine/index.ts'
@@ -27,7 +26,7 @@ import {
 } from '../lib/kube/token-secrets.ts'
 import type { Redactor } from '../lib/redact.ts'
 import { normalizeToken } from '../lib/token/decode.ts'
-import { keysFromJwks, loadPublicKeysFromPem, type VerificationKey } from '../lib/token/keys.ts'
+import { keysFromJwks, type VerificationKey } from '../lib/token/keys.ts'
 import { TokenStatus } from '../lib/token/status.ts'
 import { renderInspections } from '../lib/report/tokens.ts'
 
@@ -91,7 +90,7 @@ export const runbook: Runbook<Ctx> = {
         ctx.flags.keyFile.length > 0 ? ctx.flags.keyFile.map((f) => `openssl pkey -pubin -in ${f} -noout -text`) : [kubectlCommand('get', '--raw', '/openid/v1/jwks')],
       check: async (ctx) => {
         if (ctx.flags.keyFile.length > 0) {
-          ctx.keys = (await Promise.all(ctx.flags.keyFile.map(async (f) => loadPublicKeysFromPem(await readKeyFile(f), f)))).flat()
+          ctx.keys = (await Promise.all(ctx.flags.keyFile.map(loadKeyFile))).flat()
           ctx.keySource = ctx.flags.keyFile.join(', ')
         } else if (ctx.kube) {
           ctx.keys = keysFromJwks(await api(ctx.kube.kc, () => fetchJwks(ctx.kube!)))
@@ -208,16 +207,6 @@ function countStatuses(results: TokenInspection[]): string {
   for (const r of results) counts.set(r.status, (counts.get(r.status) ?? 0) + 1)
   return [...counts].map(([status, n]) => `${n} ${status}`).join(', ') || 'no tokens'
 }
-
-
-async function readKeyFile(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8')
-  } catch (err) {
-    throw new UsageError(`cannot read --key-file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}; check the path`)
-  }
-}
-
 
 function validateInputs(flags: Flags): void {
   const given = [flags.token !== undefined, flags.tokenFile !== undefined, flags.secret.length > 0, flags.all].filter(Boolean).length
