@@ -17,7 +17,8 @@ import * as cmd from '../lib/calico/commands.ts' // the kubectl each step shows
 import { validateFlags, type CalicoBase, type Ctx } from '../lib/calico/context.ts'
 import { CALICO_NAMESPACES } from '../lib/calico/detect.ts'
 import { checkConfigFix, checkNodeRewrite, checkRegenerate, finalVerdict, probeVerdict, renderFindings } from '../lib/calico/findings.ts'
-import { loadKeyFile, readTokenFile } from '../lib/cli/inputs.ts'
+import { readTokenFile } from '../lib/cli/inputs.ts'
+import { KEY_FILE_FLAG, loadVerificationKeys } from '../lib/cli/keys.ts'
 import { defineCli, loadKubeConfig, runbookMain, runMain, type ParsedCli, type Main } from '../lib/cli/index.ts'
 import { connectionArgs, resolveMode, type Runbook } from '../lib/engine/index.ts'
 import { UsageError } from '../lib/errors.ts'
@@ -52,13 +53,7 @@ export const cli = defineCli({
       valueName: 'path|-',
       description: "Node-local mode: the token to write (default: the token of the CNI ServiceAccount's legacy Secret, regenerated first if stale).",
     },
-    {
-      name: 'key-file',
-      type: 'string[]',
-      valueName: 'pem|jwks',
-      description:
-        'Verify signatures with these public keys (PEM as for --service-account-key-file, or a saved `kubectl get --raw /openid/v1/jwks`) instead of asking the API server. With --cni-conf-dir and --token-file, nothing contacts a cluster.',
-    },
+    { ...KEY_FILE_FLAG, description: `${KEY_FILE_FLAG.description} With --cni-conf-dir and --token-file, nothing contacts a cluster.` },
     { name: 'offline', type: 'boolean', description: 'Never contact the cluster: node-local mode with --token-file only.' },
     { name: 'probe', type: 'boolean', description: 'Finally create a small pod pinned to each calico-node node, report sandbox errors that mention Unauthorized, and delete it.' },
     { name: 'probe-image', type: 'string', valueName: 'image', default: 'registry.k8s.io/pause:3.10', description: 'Image of the probe pods (mirror it for air-gapped clusters).' },
@@ -97,7 +92,7 @@ export const runbook: Runbook<Ctx> = {
       description: "Reads the public keys the API server verifies tokens with (or --key-file), so each token's signature and key ID can be checked.",
       readOnly: true,
       kubectl: cmd.keyCommands,
-      check: (ctx) => fix.loadKeys(ctx, loadKeyFile),
+      check: (ctx) => fix.loadKeys(ctx, (files, jwks) => loadVerificationKeys(files, jwks, { mustMatchCluster: true })),
     },
     {
       id: 'check-cni-config',

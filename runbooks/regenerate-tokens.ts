@@ -13,13 +13,14 @@ import { createTicker, type Runbook } from '../lib/engine/index.ts'
 import { withApiErrors as api } from '../lib/kube/errors.ts'
 import { serverTime } from '../lib/kube/raw.ts'
 import { fetchJwks, reviewToken } from '../lib/kube/token-checks.ts'
+import { KEY_FILE_FLAG, keyCommands, loadVerificationKeys } from '../lib/cli/keys.ts'
 import { listServiceAccounts, listTokenSecrets, SA_NAME_ANNOTATION, secretKey, serviceAccountIndex, tokenOf, type Scope } from '../lib/kube/token-secrets.ts'
 import { waitForTokenRefills } from '../lib/kube/wait-secrets.ts'
 import { regenerate, Strategy, type RegenerateOutcome } from '../lib/regenerate/apply.ts'
 import { assessSecrets } from '../lib/regenerate/assess.ts'
 import { summarizeAssessments, Verdict, type SecretAssessment } from '../lib/regenerate/select.ts'
 import { decodeToken } from '../lib/token/decode.ts'
-import { keysFromJwks, type VerificationKey } from '../lib/token/keys.ts'
+import type { VerificationKey } from '../lib/token/keys.ts'
 import { verifySignature } from '../lib/token/signature.ts'
 
 export const cli = defineCli({
@@ -38,6 +39,7 @@ export const cli = defineCli({
     { name: 'backup-dir', type: 'string', valueName: 'dir', description: 'Where to back up each Secret before changing it (default: ~/.local/state/kube-token-runbooks/backups/<time>).' },
     { name: 'timeout', type: 'number', default: 120, valueName: 'seconds', description: 'How long to wait for the tokens controller to refill the Secrets.' },
     { name: 'max-parallel', type: 'number', default: 10, valueName: 'n', description: 'Secrets changed (and verified) at once.' },
+    KEY_FILE_FLAG,
   ],
   examples: [
     { command: 'regenerate-tokens -A --dry-run', description: 'which Secrets are stale, and the kubectl commands, without changing anything' },
@@ -72,7 +74,7 @@ export const runbook: Runbook<Ctx> = {
       description:
         "Lists every service-account token Secret in scope and checks its token's signature against the API server's current keys; Secrets whose ServiceAccount is gone are reported, not touched.",
       readOnly: true,
-      kubectl: (ctx) => [ctx.kubectl('get', '--raw', '/openid/v1/jwks'), ctx.kubectl('get', 'secrets', ...ctx.scopeArgs, '--field-selector', 'type=kubernetes.io/service-account-token')],
+      kubectl: (ctx) => [...keyCommands(ctx.flags.keyFile, ctx.kubectl), ctx.kubectl('get', 'secrets', ...ctx.scopeArgs, '--field-selector', 'type=kubernetes.io/service-account-token')],
       check: async (ctx) => {
         await api(ctx.kube.kc, () => assess(ctx))
         return { needed: false, summary: summarizeAssessments(ctx.assessments), details: { assessments: ctx.assessments } }
@@ -150,12 +152,13 @@ export const runbook: Runbook<Ctx> = {
 }
 
 async function assess(ctx: Ctx): Promise<void> {
-  const [jwks, secrets, accounts] = await Promise.all([
-    fetchJwks(ctx.kube),
+  const [keys, secrets, accounts] = await Promise.all([
+    // Missing evidence is never a reason to change something: no usable key, no run (it throws).
+    loadVerificationKeys(ctx.flags.keyFile, () => fetchJwks(ctx.kube), { mustMatchCluster: true }),
     listTokenSecrets(ctx.kube, ctx.scope, ctx.selector),
     listServiceAccounts(ctx.kube, ctx.scope),
   ])
-  ctx.keys = keysFromJwks(jwks)
+  ctx.keys = keys!.keys
   const index = serviceAccountIndex(accounts)
   const wanted = secrets.filter((s) => !ctx.flags.serviceAccount || s.metadata?.annotations?.[SA_NAME_ANNOTATION] === ctx.flags.serviceAccount)
   ctx.assessments = await assessSecrets(wanted, { keys: ctx.keys, accounts: index, allTokens: ctx.flags.allTokens, now: ctx.now(), register: (t) => ctx.redactor.register(t) })

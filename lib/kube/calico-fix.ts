@@ -24,7 +24,7 @@ import { blankToken } from '../regenerate/apply.ts'
 import { assessSecrets } from '../regenerate/assess.ts'
 import { Verdict, summarizeAssessments } from '../regenerate/select.ts'
 import { decodeToken } from '../token/decode.ts'
-import { keysFromJwks, type VerificationKey } from '../token/keys.ts'
+import { describeKeys, type KeySet } from '../token/keys.ts'
 import { verifySignature } from '../token/signature.ts'
 import { TokenStatus } from '../token/status.ts'
 import { createTicker } from '../wait.ts'
@@ -443,21 +443,15 @@ export async function probeNodes(ctx: Ctx): Promise<Applied> {
   return { summary: summarizeProbes(ctx.probes), details: { probes: ctx.probes } }
 }
 
-/** load-keys: --key-file (read by `loadKeyFile`), else the cluster's /openid/v1/jwks; none offline without --key-file. */
-export async function loadKeys(ctx: Ctx, loadKeyFile: (path: string) => Promise<VerificationKey[]>): Promise<Check> {
+/** load-keys: --key-file, else the cluster's /openid/v1/jwks (through `load`, lib/cli/keys.ts); none offline without --key-file. */
+export async function loadKeys(ctx: Ctx, load: (keyFiles: readonly string[], clusterJwks: (() => Promise<unknown>) | undefined) => Promise<KeySet | undefined>): Promise<Check> {
   if (noCalico(ctx)) return { needed: false, summary: NO_CALICO }
-  if (ctx.flags.keyFile.length > 0) {
-    ctx.keys = (await Promise.all(ctx.flags.keyFile.map(loadKeyFile))).flat()
-    ctx.keySource = ctx.flags.keyFile.join(', ')
-  } else if (ctx.kube) {
-    const kube = ctx.kube
-    ctx.keys = keysFromJwks(await withApiErrors(kube.kc, () => fetchJwks(kube)))
-    ctx.keySource = '/openid/v1/jwks'
-  } else {
-    return { needed: false, summary: "no keys: offline without --key-file, so signatures cannot be checked (pass the cluster's sa.pub or a saved /openid/v1/jwks)" }
-  }
-  const kids = ctx.keys.map((key) => key.kid)
-  return { needed: false, summary: `${kids.length} key(s) from ${ctx.keySource}: ${kids.join(', ') || '-'}`, details: { kids } }
+  const kube = ctx.kube
+  const set = await load(ctx.flags.keyFile, kube && (() => withApiErrors(kube.kc, () => fetchJwks(kube))))
+  if (!set) return { needed: false, summary: "no keys: offline without --key-file, so signatures cannot be checked (pass the cluster's sa.pub or a saved /openid/v1/jwks)" }
+  ctx.keys = set.keys
+  ctx.keySource = set.source
+  return { needed: false, summary: describeKeys(set), details: { kids: set.keys.map((key) => key.kid) } }
 }
 
 /** check-cni-account: the CNI ServiceAccount's legacy token Secrets, assessed. */
