@@ -3,9 +3,8 @@
 // token to write; fix the ConfigMap; plan, start and wait for calico-node's
 // restart; probe the nodes. Judgement and wording are in lib/calico.
 import { hostname } from 'node:os'
-import type { V1ConfigMap, V1Secret } from '@kubernetes/client-node'
+import type { V1ConfigMap } from '@kubernetes/client-node'
 import { REGENERATED_AT_ANNOTATION } from '../annotations.ts'
-import type { SavedCopy } from '../backup.ts'
 import { assessCniToken } from '../calico/assess.ts'
 import { CniConfigError, parseCniConfig, replaceLiteralTokens } from '../calico/cni-config.ts'
 import { k } from '../calico/commands.ts'
@@ -20,10 +19,10 @@ import { mapLimit } from '../concurrency.ts'
 import { kubectlCommand } from '../engine/kubectl.ts'
 import { Modes, type Applied, type Check, type Mode, type Verified } from '../engine/types.ts'
 import { DomainError } from '../errors.ts'
-import { blankToken } from '../regenerate/apply.ts'
+import { Strategy } from '../regenerate/apply.ts'
+import { proveAll, regenerateAndWait } from '../regenerate/kit.ts'
 import { assessSecrets } from '../regenerate/assess.ts'
 import { Verdict, summarizeAssessments } from '../regenerate/select.ts'
-import { decodeToken } from '../token/decode.ts'
 import { describeKeys, type KeySet } from '../token/keys.ts'
 import { verifySignature } from '../token/signature.ts'
 import { TokenStatus } from '../token/status.ts'
@@ -48,8 +47,7 @@ import {
 import { withApiErrors } from './errors.ts'
 import { inspectToken } from './inspect-token.ts'
 import { serverTime } from './raw.ts'
-import { fetchJwks, reviewToken } from './token-checks.ts'
-import { waitForTokenRefills } from './wait-secrets.ts'
+import { fetchJwks } from './token-checks.ts'
 import { listServiceAccounts, listTokenSecrets, SA_NAME_ANNOTATION, secretKey, serviceAccountIndex, tokenOf } from './token-secrets.ts'
 
 export async function readConfigState(ctx: Ctx): Promise<ConfigState> {
@@ -194,17 +192,6 @@ export async function rewriteNode(ctx: Ctx): Promise<string> {
   const configMapNote = configMapNoteOf(ctx.config)
   warn(ctx, `install-cni rewrites ${written.map((w) => w.name).join(' and ')} from the CNI config ConfigMap whenever calico-node starts on this node (the ConfigMap wins): ${configMapNote}`)
   return `wrote the token from ${source} into ${written.map((w) => w.path).join(', ')} (originals in ${nodeBackupDir(ctx)})`
-}
-
-export async function proveRegenerated(ctx: Ctx, secret: V1Secret): Promise<string | undefined> {
-  const key = secretKey(secret)
-  const fresh = ctx.refilled.get(key)
-  if (!fresh) return `${key}: no new token`
-  const signature = await verifySignature(decodeToken(fresh), ctx.keys)
-  if (signature.result !== 'verified') return `${key}: the new token is not signed by a current key (${signature.result})`
-  const review = await reviewToken(need(ctx.kube), fresh)
-  if (!review.authenticated) return `${key}: TokenReview does not authenticate the new token (${review.error ?? 'no reason given'})`
-  return undefined
 }
 
 export async function fixConfig(ctx: Ctx): Promise<string> {
@@ -367,22 +354,16 @@ export async function backUp(ctx: Ctx): Promise<Applied> {
   return { summary: `backed up ${describeBackup(plan.objects.map((o) => o.kind), plan.nodeFiles)} to ${ctx.backup.dir}` }
 }
 
-/** regenerate-cni-tokens: blank each stale Secret's token and wait for the tokens controller to refill them all. */
+/** regenerate-cni-tokens: the shared regenerate-and-prove kit (lib/regenerate/kit.ts), in place, in Calico's namespace. */
 export async function regenerateStale(ctx: Ctx): Promise<Applied> {
   const kube = need(ctx.kube)
-  // Stamped as regenerated-at and compared with pod start times: the cluster's clock.
-  const now = await withApiErrors(kube.kc, () => serverTime(kube.kc, ctx.now))
-  const saved = new Map<V1Secret, SavedCopy>()
-  for (const secret of ctx.staleSecrets) saved.set(secret, await ctx.backup.save('Secret', secret))
-  await mapLimit(ctx.staleSecrets, ctx.flags.maxParallel, async (secret) => {
-    if (!tokenOf(secret)) return // empty: the controller fills it anyway
-    ctx.outcomes.set(secretKey(secret), await withApiErrors(kube.kc, () => blankToken(kube, secret, now, saved.get(secret)!)))
-  })
   const ticker = createTicker({ output: ctx.output, what: 'the tokens controller to refill the Secrets', timeoutMs: ctx.flags.timeout * 1000 })
-  const namespace = need(ctx.install).namespace
   try {
-    ctx.refilled = await withApiErrors(kube.kc, () =>
-      waitForTokenRefills(kube, new Set(ctx.staleSecrets.map(secretKey)), { scope: { all: false, namespace }, timeoutMs: ctx.flags.timeout * 1000, ticker }),
+    await regenerateAndWait(
+      kube,
+      ctx.staleSecrets,
+      { strategy: Strategy.inPlace, maxParallel: ctx.flags.maxParallel, timeoutMs: ctx.flags.timeout * 1000, save: (s) => ctx.backup.save('Secret', s), clock: ctx.now, ticker },
+      ctx,
     )
   } finally {
     ticker.done()
@@ -393,14 +374,13 @@ export async function regenerateStale(ctx: Ctx): Promise<Applied> {
 }
 
 export async function verifyRegenerated(ctx: Ctx): Promise<Verified> {
-  const problems = (await mapLimit(ctx.staleSecrets, ctx.flags.maxParallel, (s) => withApiErrors(ctx.kube?.kc, () => proveRegenerated(ctx, s)))).filter((p): p is string => p !== undefined)
+  const problems = await proveAll(need(ctx.kube), ctx.keys, ctx.staleSecrets, ctx, ctx.flags.maxParallel)
   return {
     ok: problems.length === 0,
-    summary: problems.length ? `${problems.length} new token(s) failed the check: ${problems[0]}` : 'every new token is signed by a current key and authenticates (TokenReview)',
+    summary: problems.length ? `${problems.length} new token(s) failed the check: ${problems[0]}` : 'every new token is signed by a current key and authenticates (TokenReview); the old ones are rejected',
   }
 }
 
-/** restart-calico-node's verify: no old pod left, every pod Ready, one on every node. */
 export async function verifyRestart(ctx: Ctx): Promise<Verified> {
   const kube = need(ctx.kube)
   const install = need(ctx.install)
