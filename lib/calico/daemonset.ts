@@ -5,8 +5,7 @@ import type * as k8s from '@kubernetes/client-node'
 import { templateRestartedSince } from '../workloads/restarted-at.ts'
 import { CALICO_NODE } from './detect.ts'
 
-export const isTerminating = (pod: k8s.V1Pod) => pod.metadata?.deletionTimestamp != null
-export const isReady = (pod: k8s.V1Pod) => pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true
+export { isReady, isTerminating } from '../workloads/rollout.ts'
 
 /**
  * Whether the pod started from a config rendered at or after `since`: it was

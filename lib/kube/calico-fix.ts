@@ -40,11 +40,10 @@ import {
   readNodeFilesByExec,
   replaceConfigMapKey,
   replacePodsOneByOne,
-  restartDaemonSet,
   templateRestartedAt,
-  waitForDaemonSetRollout,
 } from './calico.ts'
 import { withApiErrors } from './errors.ts'
+import { rolloutRestart, waitForRollout } from './workloads.ts'
 import { inspectToken } from './inspect-token.ts'
 import { serverTime } from './raw.ts'
 import { fetchJwks } from './token-checks.ts'
@@ -250,23 +249,24 @@ export async function restartCalicoNode(ctx: Ctx): Promise<{ summary: string }> 
   // A restart at or after `since` is already under way (a rerun after a crash): wait for it instead of starting another.
   const current = templateRestartedAt(plan.ds)
   const resume = current !== undefined && Date.parse(current) >= Math.floor(plan.since.getTime() / 1000) * 1000
-  const restartedAt = resume ? current : await restartDaemonSet(kube, install.namespace, install.daemonSet, await serverTime(kube.kc, ctx.now))
+  const workload = { kind: 'DaemonSet', namespace: install.namespace, name: install.daemonSet } as const
+  const restartedAt = resume ? current : await rolloutRestart(kube, workload, await serverTime(kube.kc, ctx.now))
   // Pods the restart made carry its restartedAt (the template's annotations are copied to them); all others go.
   const oldPods = plan.pods.filter((p) => p.metadata?.annotations?.[RESTARTED_AT_ANNOTATION] !== restartedAt)
   const wait = {
-    namespace: install.namespace,
-    name: install.daemonSet,
+    workload,
     restartedAt,
-    oldUids: new Set(oldPods.map((p) => p.metadata?.uid ?? '')),
+    oldUids: oldPods.map((p) => p.metadata?.uid ?? ''),
     timeoutMs: ctx.flags.timeout * 1000,
     output: ctx.output,
     kubectlArgs: ctx.kubectlArgs,
   }
-  const done = plan.ds.spec?.updateStrategy?.type === 'OnDelete' ? await replacePodsOneByOne(kube, { ...wait, oldPods }) : await waitForDaemonSetRollout(kube, wait)
+  // The rollout stack restart-dependent-pods uses; OnDelete replaces nothing on a template change, so pod by pod.
+  const done = plan.ds.spec?.updateStrategy?.type === 'OnDelete' ? await replacePodsOneByOne(kube, { ...wait, oldPods }) : await waitForRollout(kube, wait)
   ctx.restart = {
     restartedAt,
-    oldPods: [...wait.oldUids],
-    newPods: done.pods.map((p) => ({ name: p.metadata?.name ?? '', node: p.spec?.nodeName ?? '', uid: p.metadata?.uid ?? '' })),
+    oldPods: wait.oldUids,
+    newPods: done.pods.map((p) => ({ name: p.name, node: p.node, uid: p.uid })),
     detail: done.detail,
   }
   return { summary: `${resume ? 'waited for the restart already under way' : 'restarted'} ds/${install.daemonSet} (restartedAt ${restartedAt}): ${done.detail}` }

@@ -13,11 +13,11 @@ import { messageOf } from '../engine/failure.ts'
 import { kubectlCommand } from '../engine/kubectl.ts'
 import { createTicker, waitWithProgress, withDeadline } from '../wait.ts'
 import { DomainError } from '../errors.ts'
-import type { Output } from '../output.ts'
-import { RESTARTED_AT_ANNOTATION, restartPatch, restartedAtValue } from '../workloads/restarted-at.ts'
-import { daemonSetRolloutStatus, podsRemaining } from '../workloads/rollout.ts'
+import { podRef } from '../workloads/keys.ts'
+import { RESTARTED_AT_ANNOTATION } from '../workloads/restarted-at.ts'
 import { isNotFound, PatchType, statusOf, type Kube } from './clients.ts'
 import { listAll } from './list.ts'
+import type { RolloutDone, RolloutWait, WorkloadRef } from './workloads.ts'
 
 /** On the CNI config ConfigMap: when fix-calico last replaced a token in it (RFC 3339). calico-node pods started before it rendered the old config. */
 export const CNI_CONFIG_FIXED_AT_ANNOTATION = 'kube-token-runbooks.io/cni-config-fixed-at'
@@ -237,72 +237,16 @@ const oneLineOf = (text: string) => text.replace(/\s+/g, ' ').trim()
 // ---------------------------------------------------------------------------
 // Rollout restart
 
-/** `kubectl rollout restart ds/<name>`: the restartedAt patch; returns its value. */
-export async function restartDaemonSet(kube: Kube, namespace: string, name: string, now: Date): Promise<string> {
-  try {
-    await kube.apps.patchNamespacedDaemonSet({ namespace, name, body: restartPatch(now) }, kube.patchAs(PatchType.strategic))
-  } catch (err) {
-    if (isNotFound(err)) throw new DomainError(`DaemonSet ${namespace}/${name} is gone (404); rerun to detect Calico again`, { cause: err })
-    throw err
-  }
-  return restartedAtValue(now)
-}
-
 /** The template's current restartedAt, if any. */
 export function templateRestartedAt(ds: k8s.V1DaemonSet): string | undefined {
   return ds.spec?.template?.metadata?.annotations?.[RESTARTED_AT_ANNOTATION]
 }
 
-export interface RolloutWait {
-  readonly namespace: string
-  readonly name: string
-  readonly restartedAt: string
-  /** UIDs of the pods before the restart: every one must be gone. */
-  readonly oldUids: ReadonlySet<string>
-  readonly timeoutMs: number
-  readonly output: Output
-  /** Connection flags for the commands in the timeout hint. */
-  readonly kubectlArgs?: readonly string[]
-}
-
-export interface RolloutDone {
-  readonly detail: string
-  /** The DaemonSet's pods at the end, none of them old. */
-  readonly pods: k8s.V1Pod[]
-}
-
-function rolloutHint(w: Pick<RolloutWait, 'namespace' | 'name' | 'kubectlArgs'>): string {
-  const args = w.kubectlArgs ?? []
+function rolloutHint(w: WorkloadRef, kubectlArgs: readonly string[] = []): string {
   return (
-    `see what holds it up with ${kubectlCommand(...args, '-n', w.namespace, 'rollout', 'status', `ds/${w.name}`)} and ` +
-    `${kubectlCommand(...args, '-n', w.namespace, 'get', 'events', '--sort-by=.lastTimestamp')}; fix it, then rerun fix-calico (it waits for the same restart instead of starting another)`
+    `see what holds it up with ${kubectlCommand(...kubectlArgs, '-n', w.namespace, 'get', 'pods', '-o', 'wide')} and ` +
+    `${kubectlCommand(...kubectlArgs, '-n', w.namespace, 'get', 'events', '--sort-by=.lastTimestamp')}; fix it, then rerun fix-calico (it waits for the same restart instead of starting another)`
   )
-}
-
-/**
- * Waits, with progress and a deadline, until the DaemonSet's rollout of
- * `restartedAt` is complete (`kubectl rollout status` rules) and none of the
- * old pods is left: a new pod on every node it should run on.
- */
-export async function waitForDaemonSetRollout(kube: Kube, w: RolloutWait): Promise<RolloutDone> {
-  const state = await waitWithProgress<RolloutDone>({
-    what: `the rollout of ds/${w.name} in ${w.namespace} (new pods on every node)`,
-    timeoutMs: w.timeoutMs,
-    output: w.output,
-    hint: rolloutHint(w),
-    poll: async () => {
-      const ds = await readDaemonSet(kube, w.namespace, w.name)
-      const status = daemonSetRolloutStatus(ds, w.restartedAt)
-      const pods = await listDaemonSetPods(kube, ds)
-      const left = podsRemaining(w.oldUids, pods)
-      const fresh = pods.filter((p) => !isTerminating(p) && !w.oldUids.has(p.metadata?.uid ?? '') && isReady(p))
-      const desired = ds.status?.desiredNumberScheduled ?? 0
-      const done = status.complete && left.length === 0
-      const note = `${status.detail}${left.length > 0 ? `; ${left.length} old pod(s) left` : ''}`
-      return done ? { done, note, value: { detail: status.detail, pods: pods.filter((p) => !isTerminating(p)) } } : { done, ready: fresh.length, total: desired, note }
-    },
-  })
-  return state.value ?? { detail: state.note ?? 'done', pods: [] }
 }
 
 /**
@@ -312,14 +256,16 @@ export async function waitForDaemonSetRollout(kube: Kube, w: RolloutWait): Promi
  * each, for the new pod on that node to be Ready.
  */
 export async function replacePodsOneByOne(kube: Kube, w: RolloutWait & { readonly oldPods: readonly k8s.V1Pod[] }): Promise<RolloutDone> {
-  const ticker = createTicker({ output: w.output, what: `old pods of ds/${w.name} in ${w.namespace} to be replaced one node at a time`, timeoutMs: w.timeoutMs * Math.max(1, w.oldPods.length) })
+  const { namespace, name: dsName } = w.workload
+  const oldUids = new Set(w.oldUids)
+  const ticker = createTicker({ output: w.output, what: `old pods of ds/${dsName} in ${namespace} to be replaced one node at a time`, timeoutMs: w.timeoutMs * Math.max(1, w.oldPods.length) })
   let replaced = 0
   try {
     for (const old of w.oldPods) {
       const name = old.metadata?.name ?? ''
       const node = old.spec?.nodeName
       await kube.core
-        .deleteNamespacedPod({ namespace: w.namespace, name, body: { preconditions: { uid: old.metadata?.uid ?? '' } } })
+        .deleteNamespacedPod({ namespace, name, body: { preconditions: { uid: old.metadata?.uid ?? '' } } })
         .catch((err: unknown) => {
           // Already gone, or a newer pod under that name: either way the old one is not there.
           if (!isNotFound(err) && statusOf(err) !== 409) throw err
@@ -328,11 +274,11 @@ export async function replacePodsOneByOne(kube: Kube, w: RolloutWait & { readonl
         what: `a new calico-node pod on node ${node ?? '(unscheduled)'}`,
         timeoutMs: w.timeoutMs,
         output: w.output,
-        hint: rolloutHint(w),
+        hint: rolloutHint(w.workload, w.kubectlArgs),
         poll: async () => {
-          const ds = await readDaemonSet(kube, w.namespace, w.name)
+          const ds = await readDaemonSet(kube, namespace, dsName)
           const pods = await listDaemonSetPods(kube, ds)
-          const onNode = pods.filter((p) => p.spec?.nodeName === node && !isTerminating(p) && !w.oldUids.has(p.metadata?.uid ?? ''))
+          const onNode = pods.filter((p) => p.spec?.nodeName === node && !isTerminating(p) && !oldUids.has(p.metadata?.uid ?? ''))
           return { done: onNode.some(isReady), note: onNode.length > 0 ? 'new pod not Ready yet' : 'old pod deleted, no new pod yet' }
         },
       })
@@ -342,8 +288,8 @@ export async function replacePodsOneByOne(kube: Kube, w: RolloutWait & { readonl
   } finally {
     ticker.done()
   }
-  const ds = await readDaemonSet(kube, w.namespace, w.name)
-  const pods = (await listDaemonSetPods(kube, ds)).filter((p) => !isTerminating(p))
+  const ds = await readDaemonSet(kube, namespace, dsName)
+  const pods = (await listDaemonSetPods(kube, ds)).filter((p) => !isTerminating(p)).map((p) => ({ ...podRef(p), node: p.spec?.nodeName ?? '' }))
   return { detail: `${replaced} pod(s) deleted and replaced one node at a time (updateStrategy OnDelete)`, pods }
 }
 

@@ -22,7 +22,7 @@ import { podRef, type PodRef } from '../workloads/keys.ts'
 import { controllerOf, type OwnerObjects } from '../workloads/owners.ts'
 import { restartPatch, restartedAtValue } from '../workloads/restarted-at.ts'
 import { evictionBody } from '../workloads/restart-plan.ts'
-import { daemonSetRolloutStatus, deploymentRolloutStatus, podsRemaining, statefulSetRolloutStatus, type RolloutStatus } from '../workloads/rollout.ts'
+import { daemonSetRolloutStatus, deploymentRolloutStatus, isReady, podsRemaining, statefulSetRolloutStatus, type RolloutStatus } from '../workloads/rollout.ts'
 import { isNotFound, PatchType, statusOf, type Kube } from './clients.ts'
 import { listAll, type Page, type PageFetcher } from './list.ts'
 
@@ -207,8 +207,8 @@ export interface RolloutWait {
 export interface RolloutDone {
   /** What the controller reports: `2 replicas updated and available`. */
   readonly detail: string
-  /** The workload's pods after the rollout (none of the old ones). */
-  readonly pods: PodRef[]
+  /** The workload's pods after the rollout (none of the old ones), with their nodes. */
+  readonly pods: Array<PodRef & { readonly node: string }>
 }
 
 /**
@@ -245,7 +245,7 @@ export async function waitForRollout(kube: Kube, wait: RolloutWait): Promise<Rol
       const left = podsRemaining(oldUids, pods)
       const leftNote = left.length > 0 ? `; ${left.length} old pod(s) still there: ${left.map((p) => p.name).join(', ')}` : ''
       if (!status.complete || left.length > 0) return { done: false, note: `${status.detail}${leftNote}` }
-      const current = pods.filter((p) => p.metadata?.deletionTimestamp == null).map(podRef)
+      const current = pods.filter((p) => p.metadata?.deletionTimestamp == null).map((p) => ({ ...podRef(p), node: p.spec?.nodeName ?? '' }))
       return { done: true, note: status.detail, value: { detail: status.detail, pods: current } }
     },
   })
@@ -325,10 +325,6 @@ const budgetNames = (namespace: string, budgets: readonly string[]) =>
 export function blockedHint(namespace: string, budgets: readonly string[], kubectlArgs: readonly string[] = []): string {
   const look = budgets.length > 0 ? kubectlCommand(...kubectlArgs, 'get', 'pdb', budgets[0]!, '-n', namespace, '-o', 'yaml') : kubectlCommand(...kubectlArgs, 'get', 'pdb', '-n', namespace)
   return `${budgetNames(namespace, budgets)} allows no disruption: wait until its pods are healthy, scale the workload up, or relax the budget (${look}); then rerun`
-}
-
-function isReady(pod: V1Pod): boolean {
-  return pod.metadata?.deletionTimestamp == null && (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True')
 }
 
 export interface EvictWait {

@@ -8,6 +8,12 @@ import type { V1DaemonSet, V1Deployment, V1ObjectMeta, V1Pod, V1StatefulSet } fr
 import { podRef, type PodRef } from './keys.ts'
 import { templateRestartedSince } from './restarted-at.ts'
 
+/** Being deleted: it counts neither as old-and-left nor as a replacement. */
+export const isTerminating = (pod: V1Pod): boolean => pod.metadata?.deletionTimestamp != null
+
+/** The one readiness rule for every rollout: Ready, and not on its way out. */
+export const isReady = (pod: V1Pod): boolean => !isTerminating(pod) && (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True')
+
 export interface RolloutStatus {
   readonly complete: boolean
   /** The rollout cannot finish by itself (Deployment ProgressDeadlineExceeded). */
