@@ -185,7 +185,7 @@ export const runbook: Runbook<Ctx> = {
     {
       id: 'find-dependent-pods',
       title: 'Find the pods that hold an old token',
-      description: `Reads the token Secrets marked ${REGENERATED_AT_ANNOTATION} (or named with --secret) and the pods that name them and started before that time, pods stuck on a missing Secret, and with --bound-before pods whose projected tokens predate it.`,
+      description: `Reads the token Secrets marked ${REGENERATED_AT_ANNOTATION} (or named with --secret) and the pods that name them and started before that time, pods stuck on a missing Secret (with --kubelet-log also those the node's kubelet logged, once the API server confirms the Secret gone), and with --bound-before pods whose projected tokens predate it.`,
       readOnly: true,
       kubectl: (ctx) => discoveryCommands(ctx),
       check: async (ctx) => {
