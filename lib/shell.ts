@@ -33,6 +33,13 @@ export interface LinesOptions {
   readonly signal?: AbortSignal
 }
 
+/** A chunk list that keeps nothing (zx's store for output that is streamed instead). */
+class Discarded extends Array<string | Buffer> {
+  override push(): number {
+    return 0
+  }
+}
+
 /** What a finished command said: its exit code and the start of its stderr. */
 export interface CommandEnd {
   readonly exitCode: number | null
@@ -51,6 +58,10 @@ export async function commandLines(command: string, args: readonly string[], opt
   const process = $({
     quiet: true,
     nothrow: true,
+    // zx keeps every chunk a command prints (ProcessOutput.stdout/stdall);
+    // stdout is read here line by line instead, so it is not kept: a week of
+    // journal costs the lines being scanned, not its size. stderr is kept.
+    store: { stdout: new Discarded(), stderr: [], stdall: new Discarded() },
     ...(options.env ? { env: options.env } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   })`${command} ${args}`

@@ -21,6 +21,18 @@ describe('commandLines', () => {
     expect(await done()).toEqual({ exitCode: 0, stderr: '' })
   })
 
+  it('streams a long output without keeping it (200,000 lines)', async () => {
+    const { lines, done } = await commandLines('sh', ['-c', 'i=0; while [ $i -lt 200000 ]; do echo "line $i"; i=$((i+1)); done'])
+    let count = 0
+    let last = ''
+    for await (const line of lines) {
+      count++
+      last = line
+    }
+    expect([count, last]).toEqual([200_000, 'line 199999'])
+    expect((await done()).exitCode).toBe(0)
+  }, 120_000)
+
   it('never throws for a failing command: the caller reads its exit code and stderr', async () => {
     const { lines, done } = await commandLines('sh', ['-c', 'echo partial; echo broken >&2; exit 3'])
     const seen: string[] = []
