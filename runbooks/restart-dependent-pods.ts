@@ -6,15 +6,31 @@
 // `kubectl rollout restart` per workload), else the Eviction API (which
 // honours PodDisruptionBudgets); bare pods are refused unless
 // --recreate-bare-pods; every rollout is waited for, with a deadline.
+// On a node, --kubelet-log adds what the kubelet logged (journalctl -u
+// kubelet, a log file, or stdin): Secrets it could not find, once the API
+// server confirms they are gone, and CNI Unauthorized errors, which point at
+// fix-calico.
 import type { V1Pod } from '@kubernetes/client-node'
 import type { Backup } from '../lib/backup.ts'
 import { openSession, type Session } from '../lib/cli/session.ts'
 import { defineCli, runbookMain, runMain, type ParsedCli, type Main } from '../lib/cli/index.ts'
 import { mapLimit } from '../lib/concurrency.ts'
-import { kubectlCommand, toStepError, type Runbook, type StepError } from '../lib/engine/index.ts'
+import { kubectlCommand, shellQuote, toStepError, type Runbook, type StepError } from '../lib/engine/index.ts'
 import { DomainError, UsageError } from '../lib/errors.ts'
 import { REGENERATED_AT_ANNOTATION } from '../lib/annotations.ts'
-import { isNotFound } from '../lib/kube/clients.ts'
+import type { Output } from '../lib/output.ts'
+import { isNotFound, statusOf } from '../lib/kube/clients.ts'
+import { checkLoggedSecrets, describeCniUnauthorized, LoggedSecretStatus, placeLoggedSecrets, type LoggedSecretCheck, type SecretLookup } from '../lib/kubelet/evidence.ts'
+import {
+  checkKubeletLogSource,
+  JOURNAL,
+  journalArgs,
+  kubeletLogSource,
+  KubeletLogSourceKind,
+  parseLogSince,
+  readKubeletLog,
+  type KubeletLogReading,
+} from '../lib/kubelet/read.ts'
 import { explainApiError, withApiErrors as api } from '../lib/kube/errors.ts'
 import { listTokenSecrets, parseSecretRef, readTokenSecret, TOKEN_SECRET_TYPE, type Scope } from '../lib/kube/token-secrets.ts'
 import {
@@ -62,6 +78,19 @@ export const cli = defineCli({
       type: 'boolean',
       description: 'Delete pods that no controller owns and create them again from their own spec (backed up first). By default they are refused, like kubectl drain.',
     },
+    {
+      name: 'kubelet-log',
+      type: 'string',
+      valueName: 'journal|file|-',
+      description:
+        "On a node: also read the kubelet's log for Secrets it could not find (FailedMount, `secret \"x\" not found`) and CNI Unauthorized errors. journal runs `journalctl -u kubelet --since <--kubelet-log-since> -o cat`; a file path reads that file (machines without journald; ./journal for a file of that name); - reads stdin (pipe in another unit's journal). A Secret the log names counts only once the API server confirms it is gone, and only for the pods whose spec names it; CNI errors are reported, pointing at fix-calico. Read-only.",
+    },
+    {
+      name: 'kubelet-log-since',
+      type: 'string',
+      valueName: 'time|duration',
+      description: 'With --kubelet-log: only lines logged since this RFC 3339 time, or this long ago (30m, 2h, 1d). Default for journal: 1h; a file or stdin is read whole unless given.',
+    },
     { name: 'max-parallel', type: 'number', valueName: 'n', default: 5, description: 'Restart at most this many workloads at a time.' },
     { name: 'timeout', type: 'number', valueName: 'seconds', default: 300, description: 'Deadline for each rollout, eviction or re-creation.' },
     {
@@ -76,6 +105,8 @@ export const cli = defineCli({
     { command: 'restart-dependent-pods -n team-a --yes', description: 'restart what depends on the regenerated tokens of one namespace' },
     { command: 'restart-dependent-pods --secret kube-system/calico-node-token --yes --recreate-bare-pods', description: 'one Secret, bare pods included' },
     { command: 'restart-dependent-pods -A --bound-before now --dry-run', description: 'after a key rotation: pods whose projected tokens predate it' },
+    { command: 'sudo restart-dependent-pods -A --kubelet-log journal --kubelet-log-since 2h --dry-run', description: "on a node: add what its kubelet logged in the last 2 hours" },
+    { command: 'restart-dependent-pods -A --kubelet-log /var/log/kubelet.log --dry-run', description: 'the same from a log file, on a machine without journald' },
   ],
 })
 
@@ -116,6 +147,8 @@ interface Discovery {
   /** Pods that name a regenerated Secret but started after it. */
   upToDate: PodRef[]
   renamedSecrets: Map<string, string>
+  /** With --kubelet-log: each Secret the log names, checked against the API server. */
+  logged: LoggedSecretCheck[]
 }
 
 export interface Ctx extends Session {
@@ -124,6 +157,8 @@ export interface Ctx extends Session {
   where: Namespaces
   kubectlArgs: string[]
   boundBefore?: Date
+  /** --kubelet-log, read once before the steps (node-local, read-only). */
+  kubeletLog?: KubeletLogReading
   timeoutMs: number
   maxParallel: number
   backupDir: string
@@ -150,7 +185,7 @@ export const runbook: Runbook<Ctx> = {
     {
       id: 'find-dependent-pods',
       title: 'Find the pods that hold an old token',
-      description: `Reads the token Secrets marked ${REGENERATED_AT_ANNOTATION} (or named with --secret) and the pods that name them and started before that time, pods stuck on a missing Secret, and with --bound-before pods whose projected tokens predate it.`,
+      description: `Reads the token Secrets marked ${REGENERATED_AT_ANNOTATION} (or named with --secret) and the pods that name them and started before that time, pods stuck on a missing Secret (with --kubelet-log also those the node's kubelet logged, once the API server confirms the Secret gone), and with --bound-before pods whose projected tokens predate it.`,
       readOnly: true,
       kubectl: (ctx) => discoveryCommands(ctx),
       check: async (ctx) => {
@@ -254,9 +289,40 @@ async function discover(ctx: Ctx): Promise<Discovery> {
   // Events are only worth a request when some pod is stuck creating.
   const events = pods.some(isStuckCreating) ? await api(kube.kc, () => listFailedMountEvents(kube, ctx.where)) : []
   const { targetSecrets, renamedSecrets } = dependencyTargets(secrets)
-  const all = findDependentPods({ pods, targetSecrets, renamedSecrets, events, ...(ctx.boundBefore ? { boundBefore: ctx.boundBefore } : {}) })
+  const { checks: logged, confirmedMissing } = ctx.kubeletLog ? await checkLogged(ctx, ctx.kubeletLog, pods) : { checks: [], confirmedMissing: new Set<string>() }
+  const all = findDependentPods({
+    pods,
+    targetSecrets,
+    renamedSecrets,
+    events,
+    loggedMissingSecrets: confirmedMissing,
+    ...(ctx.boundBefore ? { boundBefore: ctx.boundBefore } : {}),
+  })
   const { dependents, upToDate } = startedBeforeRegeneration(all, pods, secrets)
-  return { secrets, pods, dependents, upToDate, renamedSecrets }
+  return { secrets, pods, dependents, upToDate, renamedSecrets, logged }
+}
+
+/**
+ * The Secrets the kubelet's log names, asked of the API server one by one
+ * (GET: the log is a lead, the API is the fact). A failed lookup is that
+ * Secret's verdict, never a reason to act.
+ */
+async function checkLogged(ctx: Ctx, reading: KubeletLogReading, pods: readonly V1Pod[]) {
+  const placed = placeLoggedSecrets(reading.scan, pods)
+  const inScope = (namespace: string) => ctx.where.all || ctx.where.namespaces.includes(namespace)
+  const keys = [...new Set(placed.filter((p) => p.key !== undefined && p.namespace !== undefined && inScope(p.namespace)).map((p) => p.key!))]
+  const answers = await mapLimit(keys, ctx.maxParallel, async (key): Promise<SecretLookup> => {
+    const [namespace, name] = key.split('/') as [string, string]
+    try {
+      await ctx.kube.core.readNamespacedSecret({ namespace, name })
+      return { found: true }
+    } catch (err) {
+      if (isNotFound(err)) return { found: false }
+      const status = statusOf(err)
+      return { error: status !== undefined ? `HTTP ${status}` : err instanceof Error ? err.message : String(err) }
+    }
+  })
+  return checkLoggedSecrets({ placed, inScope, lookups: new Map(keys.map((key, i) => [key, answers[i]!])) })
 }
 
 async function findSecrets(ctx: Ctx): Promise<RegeneratedSecret[]> {
@@ -274,8 +340,9 @@ async function findSecrets(ctx: Ctx): Promise<RegeneratedSecret[]> {
 
 function describeDiscovery(ctx: Ctx, found: Discovery): string {
   const where = ctx.scope.all ? 'any namespace' : `namespace ${ctx.scope.namespace}`
-  if (found.secrets.length === 0 && !ctx.boundBefore) {
-    return `no token Secret in ${where} carries ${REGENERATED_AT_ANNOTATION}: nothing depends on a regenerated token (run regenerate-tokens first, or name Secrets with --secret)`
+  if (found.secrets.length === 0 && !ctx.boundBefore && found.dependents.length === 0) {
+    const logged = ctx.kubeletLog ? `; ${describeLogged(ctx.kubeletLog, found.logged)}` : ''
+    return `no token Secret in ${where} carries ${REGENERATED_AT_ANNOTATION}: nothing depends on a regenerated token (run regenerate-tokens first, or name Secrets with --secret)${logged}`
   }
   const kinds = new Map<string, number>()
   for (const d of found.dependents) {
@@ -290,7 +357,18 @@ function describeDiscovery(ctx: Ctx, found: Discovery): string {
   const head = `${plural(found.dependents.length, 'pod')} hold${found.dependents.length === 1 ? 's' : ''} an old token${why ? ` (${why})` : ''}`
   const secrets = `${plural(found.secrets.length, 'regenerated token Secret')} in scope`
   const fresh = found.upToDate.length > 0 ? `; ${plural(found.upToDate.length, 'pod')} started after the regeneration already ${found.upToDate.length === 1 ? 'has' : 'have'} the new token` : ''
-  return `${head}; ${secrets}${fresh}`
+  return `${head}; ${secrets}${fresh}${ctx.kubeletLog ? `; ${describeLogged(ctx.kubeletLog, found.logged)}` : ''}`
+}
+
+/** `kubelet log: 2 Secrets not found (1 gone from the API, 1 present), CNI Unauthorized in 4 lines: run fix-calico`. */
+function describeLogged(reading: KubeletLogReading, checks: readonly LoggedSecretCheck[]): string {
+  const counts = Object.values(LoggedSecretStatus)
+    .map((status) => [status, checks.filter((c) => c.status === status).length] as const)
+    .filter(([, n]) => n > 0)
+    .map(([status, n]) => `${n} ${status === LoggedSecretStatus.missing ? 'gone from the API' : status}`)
+  const secrets = checks.length === 0 ? 'no Secret reported missing' : `${plural(checks.length, 'Secret')} not found (${counts.join(', ')})`
+  const cni = reading.scan.cniUnauthorized ? `, CNI Unauthorized in ${plural(reading.scan.cniUnauthorized.lines, 'line')}: run fix-calico` : ''
+  return `kubelet log: ${secrets}${cni}`
 }
 
 function discoveryDetails(found: Discovery) {
@@ -298,6 +376,7 @@ function discoveryDetails(found: Discovery) {
     secrets: found.secrets,
     dependents: found.dependents.map((d) => ({ ...d.pod, reasons: d.reasons.map(describeReason) })),
     upToDate: found.upToDate,
+    ...(found.logged.length > 0 ? { kubeletLog: found.logged } : {}),
   }
 }
 
@@ -530,7 +609,20 @@ function discoveryCommands(ctx: Ctx): string[] {
         })
       : [kubectlCommand(...ctx.kubectlArgs, 'get', 'secrets', ...(ctx.scope.all ? ['-A'] : ['-n', ctx.scope.namespace]), '--field-selector', `type=${TOKEN_SECRET_TYPE}`, '-o', columns)]
   const events = scopeArgs(ctx.where).map((scope) => kubectlCommand(...ctx.kubectlArgs, 'get', 'events', ...scope, '--field-selector', FAILED_MOUNT_EVENTS))
-  return [...secrets, podsCommand(ctx), ...events]
+  return [...secrets, podsCommand(ctx), ...events, ...kubeletLogCommands(ctx)]
+}
+
+/** What --kubelet-log reads, by hand: the lines it looks for, from the same source. */
+function kubeletLogCommands(ctx: Ctx): string[] {
+  const source = ctx.flags.kubeletLog
+  if (ctx.kubeletLog === undefined || source === undefined) return []
+  const grep = ['grep', '-E', 'secrets? ".*" not found|Unauthorized'].map(shellQuote).join(' ')
+  const kind = kubeletLogSource(source).kind
+  if (kind === KubeletLogSourceKind.journal) {
+    const since = ctx.kubeletLog.since ? new Date(ctx.kubeletLog.since) : new Date()
+    return [`${['journalctl', ...journalArgs(since)].map(shellQuote).join(' ')} | ${grep}`]
+  }
+  return kind === KubeletLogSourceKind.file ? [`${grep} ${shellQuote(source)}`] : []
 }
 
 function restartCommands(ctx: Ctx): string[] {
@@ -556,6 +648,7 @@ export function renderRestartText(ctx: Ctx): string {
     out.push('')
   }
   if (ctx.boundBefore) out.push(`Bound tokens issued before ${ctx.boundBefore.toISOString()} count as old.`, '')
+  if (ctx.kubeletLog) out.push(...renderKubeletLog(ctx.kubeletLog, found?.logged ?? []), '')
   if (ctx.plan) out.push('Plan:', renderPlanText(ctx.plan))
   if (ctx.results.length > 0) {
     const rows = [['NAMESPACE', 'WORKLOAD', 'ACTION', 'OUTCOME', 'DETAIL'], ...ctx.results.map((r) => [r.namespace, r.workload, r.action, r.outcome, r.detail])]
@@ -565,6 +658,22 @@ export function renderRestartText(ctx: Ctx): string {
   }
   if (ctx.backupUsed) out.push(`Backups of every object changed: ${ctx.backupDir}`)
   return out.join('\n').trim()
+}
+
+/** The kubelet log's part of the text result: where it was read, each Secret it names, the CNI errors. */
+function renderKubeletLog(reading: KubeletLogReading, checks: readonly LoggedSecretCheck[]): string[] {
+  const { scan } = reading
+  const since = reading.since ? ` since ${reading.since}` : ''
+  const older = scan.older > 0 ? `, ${scan.older} older left out` : ''
+  const out = [`Kubelet log (${reading.source}${since}): ${plural(scan.lines, 'line')} read${older}`]
+  for (const check of checks) {
+    const pods = check.pods.length > 0 ? `; pods ${check.pods.join(', ')}` : ''
+    out.push(`  Secret ${check.secret}: ${check.status}: ${check.reason} (${plural(check.lines, 'line')}${check.lastSeen ? `, last ${check.lastSeen}` : ''}${pods})`)
+  }
+  if (checks.length === 0) out.push('  no Secret reported missing')
+  if (scan.cniUnauthorized) out.push(`  CNI: ${describeCniUnauthorized(scan.cniUnauthorized)}`)
+  for (const note of reading.notes) out.push(`  note: ${note}`)
+  return out
 }
 
 // ---------------------------------------------------------------------------
@@ -606,6 +715,34 @@ export function checkFlags(flags: Flags, now: Date): void {
   parseBoundBefore(flags.boundBefore, now)
   positiveInteger(flags.timeout, 'timeout')
   positiveInteger(flags.maxParallel, 'max-parallel')
+  if (flags.kubeletLog !== undefined) kubeletLogSource(flags.kubeletLog)
+  if (flags.kubeletLogSince !== undefined) {
+    if (flags.kubeletLog === undefined) throw new UsageError(`--kubelet-log-since needs --kubelet-log (${JOURNAL}, a file, or -)`)
+    parseLogSince(flags.kubeletLogSince, now)
+  }
+}
+
+/**
+ * --kubelet-log, before any connection: its preconditions (journalctl on
+ * PATH, stdin not a terminal) are usage errors (exit 2); then the log is read
+ * once, and what it says about the CNI is a warning right away.
+ */
+async function readLogFlag(flags: Flags, io: { stdin: NodeJS.ReadableStream & { isTTY?: boolean }; env: NodeJS.ProcessEnv; now: () => Date }, output: Output): Promise<KubeletLogReading | undefined> {
+  if (flags.kubeletLog === undefined) return undefined
+  const source = kubeletLogSource(flags.kubeletLog)
+  if (source.kind === KubeletLogSourceKind.stdin && io.stdin.isTTY) {
+    throw new UsageError('--kubelet-log - reads the log from stdin, which is a terminal here: pipe the log in (journalctl -u kubelet -o cat | restart-dependent-pods --kubelet-log - …), or pass journal or a file')
+  }
+  await checkKubeletLogSource(source, io.env)
+  const now = io.now()
+  const since = flags.kubeletLogSince !== undefined ? parseLogSince(flags.kubeletLogSince, now) : undefined
+  output.info(`kubelet log: reading ${source.kind === KubeletLogSourceKind.journal ? `the ${JOURNAL} (journalctl -u kubelet)` : source.kind === KubeletLogSourceKind.stdin ? 'stdin' : source.path}${since ? ` since ${since.toISOString()}` : ''}`)
+  const reading = await readKubeletLog(source, { now, stdin: io.stdin, env: io.env, ...(since ? { since } : {}) })
+  const { scan } = reading
+  output.info(`kubelet log: ${plural(scan.lines, 'line')} read, ${plural(scan.missingSecrets.length, 'Secret')} not found${scan.cniUnauthorized ? `, CNI Unauthorized in ${plural(scan.cniUnauthorized.lines, 'line')}` : ''}`)
+  for (const note of reading.notes) output.warn(`kubelet log: ${note}`)
+  if (scan.cniUnauthorized) output.warn(`kubelet log: ${describeCniUnauthorized(scan.cniUnauthorized)}`)
+  return reading
 }
 
 /** This runbook's state on top of a session: run alone, or by rotate-tokens with the session it shares. */
@@ -633,10 +770,25 @@ export const main: Main = (io) =>
     runbook,
     context: async (args) => {
       checkFlags(args.cli.flags, args.io.now()) // usage errors before any connection
-      return contextOf(await openSession(args, { runbook: cli.name, defaultScope: 'context' }), args.cli.flags)
+      const kubeletLog = await readLogFlag(args.cli.flags, { stdin: args.io.stdin, env: { ...args.cli.env }, now: args.io.now }, args.output)
+      const ctx = contextOf(await openSession(args, { runbook: cli.name, defaultScope: 'context' }), args.cli.flags)
+      return kubeletLog ? { ...ctx, kubeletLog } : ctx
     },
     extendReport: (_report, ctx) => ({
       secrets: ctx.found?.secrets ?? [],
+      ...(ctx.kubeletLog
+        ? {
+            kubeletLog: {
+              source: ctx.kubeletLog.source,
+              ...(ctx.kubeletLog.since ? { since: ctx.kubeletLog.since } : {}),
+              lines: ctx.kubeletLog.scan.lines,
+              older: ctx.kubeletLog.scan.older,
+              secrets: ctx.found?.logged ?? [],
+              cniUnauthorized: ctx.kubeletLog.scan.cniUnauthorized ? { ...ctx.kubeletLog.scan.cniUnauthorized, advice: describeCniUnauthorized(ctx.kubeletLog.scan.cniUnauthorized) } : null,
+              notes: ctx.kubeletLog.notes,
+            },
+          }
+        : {}),
       plan: ctx.plan ?? null,
       results: ctx.results,
       ...(ctx.remaining ? { remaining: ctx.remaining } : {}),

@@ -4,14 +4,18 @@
 // judgement is shared with the exec path (lib/kube/calico.ts), which hands
 // in the same NodeFile listing read through a calico-node pod.
 //
+// zx's fs (fs-extra, loaded lazily through lib/shell.ts) makes the backup
+// copies; the rewrite itself stays on node:fs, which has the calls an atomic
+// replace needs (open, fsync, rename) and fs-extra adds nothing to.
+//
 // Backups go under the run's backup directory (0700, files 0600), not beside
 // the files: a copy in /etc/cni/net.d would keep the stale token readable
 // where every CNI plugin looks, and a name the runtime loads (a stray
 // .conflist) would even shadow Calico's own config.
-import { constants } from 'node:fs'
-import { chmod, chown, copyFile, lstat, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
+import { chown, lstat, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DomainError } from '../errors.ts'
+import { loadFs } from '../shell.ts'
 import type { TokenInspection } from '../kube/inspect-token.ts'
 import { TokenStatus } from '../token/status.ts'
 import { assessCniToken, type CniTokenExpectation } from './assess.ts'
@@ -215,24 +219,22 @@ export async function rewriteNodeFiles(dir: string, writes: readonly NodeFileWri
 }
 
 /**
- * Copies the named files of `dir` into `backupDir` (0700, copies 0600). A
- * copy an earlier run made is kept: it holds the original. Throws
- * DomainError when a copy fails, before anything was changed.
+ * Copies the named files of `dir` into `backupDir` (0700, copies 0600), with
+ * zx's fs (fs-extra's copy): the file a name points to, its times kept (when
+ * install-cni last wrote it is worth knowing when restoring). A copy an
+ * earlier run made is kept: it holds the original. Throws DomainError when a
+ * copy fails, before anything was changed.
  */
 export async function backUpNodeFiles(dir: string, names: readonly string[], backupDir: string): Promise<string[]> {
   try {
-    await mkdir(backupDir, { recursive: true, mode: 0o700 })
+    const fs = await loadFs()
+    await fs.ensureDir(backupDir, { mode: 0o700 })
     for (const name of names) {
-      // COPYFILE_EXCL: a rerun keeps the first copy, which is the original.
-      const copied = await copyFile(join(dir, name), join(backupDir, name), constants.COPYFILE_EXCL).then(
-        () => true,
-        (err: unknown) => {
-          if (codeOf(err) !== 'EEXIST') throw err
-          return false
-        },
-      )
+      const copy = join(backupDir, name)
+      // overwrite: false: a rerun keeps the first copy, which is the original.
+      await fs.copy(join(dir, name), copy, { overwrite: false, errorOnExist: false, dereference: true, preserveTimestamps: true })
       // The copy holds the old token: owner-only, like every backup.
-      if (copied) await chmod(join(backupDir, name), 0o600)
+      await fs.chmod(copy, 0o600)
     }
   } catch (err) {
     throw new DomainError(`cannot back up the CNI files to ${backupDir}: ${codeOf(err)}; nothing was changed. Pass --backup-dir <writable dir>`, { cause: err })

@@ -4,7 +4,9 @@
 //    name);
 //  - missing-secret: the pod cannot start because a Secret it names is gone:
 //    the kubelet's FailedMount event says `secret "X" not found`, or the
-//    caller looked the Secret up and passes it in `missingSecrets`;
+//    caller looked the Secret up and passes it in `missingSecrets`, or the
+//    kubelet's log named it and the caller confirmed with the API server that
+//    it is gone (`loggedMissingSecrets`);
 //  - bound-token-before: the pod has a projected serviceAccountToken volume
 //    and started before `boundBefore`, so its token was signed by the old key
 //    and only the kubelet would refresh it, in its own time.
@@ -33,8 +35,12 @@ export interface MissingSecret {
   readonly kind: typeof DependencyKind.missingSecret
   /** `namespace/name` of the Secret that is not there. */
   readonly secret: string
-  /** `event`: a FailedMount event of a pod stuck in ContainerCreating; `lookup`: the caller's `missingSecrets`. */
-  readonly source: 'event' | 'lookup'
+  /**
+   * `event`: a FailedMount event of a pod stuck in ContainerCreating;
+   * `lookup`: the caller's `missingSecrets`; `kubelet-log`: named in the
+   * kubelet's log (--kubelet-log), confirmed gone by the API server.
+   */
+  readonly source: 'event' | 'lookup' | 'kubelet-log'
   /** The volume the kubelet could not mount (events only). */
   readonly volume?: string
   /** The event's message, as the kubelet wrote it (events only). */
@@ -68,6 +74,13 @@ export interface DependentsInput {
   readonly events?: readonly CoreV1Event[]
   /** `namespace/name` of Secrets the caller knows to be gone (looked up, 404) and cares about. */
   readonly missingSecrets?: ReadonlySet<string>
+  /**
+   * `namespace/name` of Secrets a kubelet's log says are not found and the
+   * API server confirms are gone (404). Like a FailedMount event, only token
+   * Secrets count (a regenerated or renamed one, or one named like a
+   * service account's token), and only for the pods whose spec names them.
+   */
+  readonly loggedMissingSecrets?: ReadonlySet<string>
   /** Before 1.24: `namespace/old-name` → `namespace/new-name` of token Secrets the tokens controller re-created. */
   readonly renamedSecrets?: ReadonlyMap<string, string>
   /** Pods with a projected token that started before this hold a token signed by the old key. */
@@ -147,6 +160,7 @@ function isDeletedOrFinished(pod: V1Pod): boolean {
 /** The pods that depend on a changed token, each with every reason found; sorted by namespace, then name. */
 export function findDependentPods(input: DependentsInput): DependentPod[] {
   const missing = input.missingSecrets ?? new Set<string>()
+  const logged = input.loggedMissingSecrets ?? new Set<string>()
   const renamed = input.renamedSecrets ?? new Map<string, string>()
   const boundBefore = input.boundBefore === undefined ? undefined : input.boundBefore.getTime()
   const failedMounts = failedMountsByPod(input.events ?? [])
@@ -195,6 +209,13 @@ export function findDependentPods(input: DependentsInput): DependentPod[] {
       missingSeen.add(reference.key)
       reasons.push({ kind: DependencyKind.missingSecret, secret: reference.key, source: 'lookup', reference })
     }
+    for (const reference of references) {
+      if (!logged.has(reference.key) || missingSeen.has(reference.key)) continue
+      const relevant = input.targetSecrets.has(reference.key) || renamed.has(reference.key) || isServiceAccountTokenName(reference.secret, pod)
+      if (!relevant) continue
+      missingSeen.add(reference.key)
+      reasons.push({ kind: DependencyKind.missingSecret, secret: reference.key, source: 'kubelet-log', reference })
+    }
 
     if (boundBefore !== undefined) {
       const started = timeOf(pod.status?.startTime) ?? timeOf(pod.metadata?.creationTimestamp)
@@ -225,9 +246,8 @@ export function describeReason(reason: DependencyReason): string {
         ? `references Secret ${reason.reference.key} (${reason.reference.detail})`
         : `references Secret ${reason.reference.key}, since re-created as ${reason.renamedTo} (${reason.reference.detail})`
     case DependencyKind.missingSecret:
-      return reason.source === 'event'
-        ? `stuck in ContainerCreating: Secret ${reason.secret} not found (volume ${reason.volume ?? '?'})`
-        : `references missing Secret ${reason.secret}${reason.reference ? ` (${reason.reference.detail})` : ''}`
+      if (reason.source === 'event') return `stuck in ContainerCreating: Secret ${reason.secret} not found (volume ${reason.volume ?? '?'})`
+      return `references missing Secret ${reason.secret}${reason.reference ? ` (${reason.reference.detail})` : ''}${reason.source === 'kubelet-log' ? ', named in the kubelet log and gone from the API' : ''}`
     case DependencyKind.boundTokenBefore:
       return `bound token in volume ${reason.volume} issued before ${reason.boundBefore} (pod started ${reason.startedAt})`
   }

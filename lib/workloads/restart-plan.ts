@@ -218,7 +218,8 @@ function summarizeReason(reason: DependencyReason): string {
         ? `references Secret ${reason.reference.key} (${reason.reference.via})`
         : `references Secret ${reason.reference.key}, since re-created as ${reason.renamedTo} (${reason.reference.via})`
     case DependencyKind.missingSecret:
-      return reason.source === 'event' ? `stuck: Secret ${reason.secret} not found` : `references missing Secret ${reason.secret}`
+      if (reason.source === 'event') return `stuck: Secret ${reason.secret} not found`
+      return `references missing Secret ${reason.secret}${reason.source === 'kubelet-log' ? ' (kubelet log, confirmed by the API)' : ''}`
     case DependencyKind.boundTokenBefore:
       return `bound token issued before ${reason.boundBefore}`
   }

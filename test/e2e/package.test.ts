@@ -2,7 +2,7 @@
 // prefix, run from a directory outside the repository, as its own command,
 // as a kubectl plugin, and through npx, against the real cluster.
 import { execFile } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { promisify } from 'node:util'
@@ -85,6 +85,28 @@ describe('the packed tarball', () => {
     const result = await sh('kubectl', ['verify-token', '--secret', `${namespace}/robot-token`])
     expect(result.code, result.stderr).toBe(0)
     expect(result.stdout).toContain(`secret ${namespace}/robot-token: VALID`)
+  })
+
+  it("runs its shell from the bundle: --kubelet-log journal runs journalctl through zx's $", async () => {
+    // A stand-in journalctl first on PATH: what the bundled zx runs, and what the runbook makes of it.
+    const bin = join(work, 'fake-bin')
+    await mkdir(bin, { recursive: true })
+    const lines = [`robot-token-x7k2p`, 'robot-token'].map(
+      (secret) => `E1130 12:00:00.000000    5776 secret.go:189] Couldn't get secret ${namespace}/${secret}: secret "${secret}" not found`,
+    )
+    await writeFile(join(bin, 'journalctl'), `#!/bin/sh\ncat <<'EOF'\n${lines.join('\n')}\nEOF\n`)
+    await chmod(join(bin, 'journalctl'), 0o755)
+    const { stdout } = await run('kubectl-restart_dependent_pods', ['-n', namespace, '--kubelet-log', 'journal', '--dry-run', '-o', 'json'], {
+      cwd: work,
+      env: { ...env, PATH: [bin, env.PATH].join(delimiter) },
+      timeout: 120_000,
+    })
+    const report = JSON.parse(stdout) as { kubeletLog: { source: string; secrets: Array<{ secret: string; status: string }> } }
+    expect(report.kubeletLog.source).toMatch(/^journalctl -u kubelet --since @\d+ -o cat --no-pager$/)
+    expect(report.kubeletLog.secrets.map((s) => [s.secret, s.status])).toEqual([
+      [`${namespace}/robot-token`, 'present'],
+      [`${namespace}/robot-token-x7k2p`, 'missing'],
+    ])
   })
 
   it('runs through npx from the tarball', async () => {

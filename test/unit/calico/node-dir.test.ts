@@ -1,10 +1,10 @@
 // A node's CNI directory: the verdict on its tokens, and the atomic rewrite
 // with backups.
-import { mkdtemp, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, stat, symlink, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { NodeVerdict, judgeNodeFiles, readCniConfDir, rewriteNodeFiles, unreadableNode, withoutFix, type JudgeOptions } from '../../../lib/calico/node-dir.ts'
+import { backUpNodeFiles, NodeVerdict, judgeNodeFiles, readCniConfDir, rewriteNodeFiles, unreadableNode, withoutFix, type JudgeOptions } from '../../../lib/calico/node-dir.ts'
 import { TokenStatus } from '../../../lib/token/status.ts'
 import { fillFiles, nodeDir } from '../../fixtures/calico/fixtures.ts'
 import { boundClaims, legacyClaims, makeSigningKey, signToken } from '../helpers/tokens.ts'
@@ -84,6 +84,20 @@ describe('rewriteNodeFiles', () => {
     expect(await readFile(join(backup, 'calico-kubeconfig'), 'utf8')).toBe('old\n')
     expect((await stat(join(backup, 'calico-kubeconfig'))).mode & 0o777).toBe(0o600)
     expect(await readdir(dir)).toEqual(['calico-kubeconfig'])
+  })
+
+  it('backs up with the original times, into an owner-only directory; a file that cannot be copied changes nothing', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ktr-node-dir-'))
+    const backup = join(dir, 'backup')
+    await writeFile(join(dir, '10-calico.conflist'), '{}\n', { mode: 0o644 })
+    const written = new Date('2026-11-01T08:00:00Z')
+    await utimes(join(dir, '10-calico.conflist'), written, written)
+    expect(await backUpNodeFiles(dir, ['10-calico.conflist'], backup)).toEqual([join(backup, '10-calico.conflist')])
+    expect((await stat(backup)).mode & 0o777).toBe(0o700)
+    const copy = await stat(join(backup, '10-calico.conflist'))
+    expect(copy.mode & 0o777).toBe(0o600)
+    expect(copy.mtime.toISOString()).toBe(written.toISOString())
+    await expect(backUpNodeFiles(dir, ['calico-kubeconfig'], backup)).rejects.toThrow(/^cannot back up the CNI files to .*backup: ENOENT; nothing was changed\. Pass --backup-dir <writable dir>$/)
   })
 
   it('refuses a symbolic link and changes nothing', async () => {

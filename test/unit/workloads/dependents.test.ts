@@ -269,6 +269,31 @@ describe('findDependentPods: pods stuck on a missing Secret', () => {
   })
 })
 
+describe('findDependentPods: Secrets a kubelet log names, confirmed gone by the API', () => {
+  it.each<[string, V1Pod, string[]]>([
+    ['a token Secret named like the pod account\'s', makePod('a', { serviceAccountName: 'app', volumes: [secretVolume('token', 'app-token-x7k2p')] }), ['missing-secret:kubelet-log:default/app-token-x7k2p']],
+    ['a regenerated one, whatever its name', makePod('a', { volumes: [secretVolume('token', 'robot-creds')] }), []],
+    ['an application Secret: not a token problem', makePod('a', { volumes: [secretVolume('db', 'db-password')] }), []],
+    ['a Secret the pod does not name', makePod('a', { serviceAccountName: 'app' }), []],
+  ])('%s', (_name, pod, reasons) => {
+    const loggedMissingSecrets = new Set(['default/app-token-x7k2p', 'default/db-password'])
+    expect(find({ pods: [pod], loggedMissingSecrets, targetSecrets: new Set() }).flatMap((d) => d.reasons.map(brief))).toEqual(reasons)
+  })
+
+  it('counts a regenerated Secret the log names, and describes where the evidence came from', () => {
+    const pod = makePod('a', { volumes: [secretVolume('token', 'robot-creds')] })
+    const [dependent] = find({ pods: [pod], loggedMissingSecrets: new Set(['default/robot-creds']), targetSecrets: new Set(['default/other']), renamedSecrets: new Map([['default/robot-creds', 'default/robot-creds-2']]) })
+    expect(dependent?.reasons.map(describeReason)).toEqual([
+      'references Secret default/robot-creds, since re-created as default/robot-creds-2 (volume token)',
+      'references missing Secret default/robot-creds (volume token), named in the kubelet log and gone from the API',
+    ])
+    const [logged] = find({ pods: [pod], loggedMissingSecrets: new Set(['default/robot-creds']), targetSecrets: new Set(['default/robot-creds']) })
+      .flatMap((d) => d.reasons)
+      .filter((r) => r.kind === 'missing-secret')
+    expect(logged && describeReason(logged)).toBe('references missing Secret default/robot-creds (volume token), named in the kubelet log and gone from the API')
+  })
+})
+
 describe('findDependentPods: bound tokens issued before the key changed', () => {
   const boundBefore = new Date('2026-06-01T12:00:00Z')
 
