@@ -6,7 +6,7 @@
 import { Writable } from 'node:stream'
 import type * as k8s from '@kubernetes/client-node'
 import { isReady, isTerminating } from '../calico/daemonset.ts'
-import { probePod, PROBE_LABEL, ProbeOutcome, type ProbeResult } from '../calico/probe.ts'
+import { probeImageProblem, probePod, PROBE_LABEL, ProbeOutcome, type ProbeResult } from '../calico/probe.ts'
 import { CALICO_NAMESPACES, CALICO_NODE, type CalicoObjects } from '../calico/detect.ts'
 import type { NodeFile } from '../calico/node-files.ts'
 import { messageOf } from '../engine/failure.ts'
@@ -385,6 +385,8 @@ export async function probeNode(kube: Kube, opts: ProbeOptions): Promise<ProbeRe
       const warnings = events.items.filter((e) => e.type === 'Warning')
       const unauthorized = warnings.find((e) => UNAUTHORIZED.test(e.message ?? ''))
       if (unauthorized) return result(ProbeOutcome.unauthorized, `${unauthorized.reason ?? 'event'}: ${oneLineOf(unauthorized.message ?? '')}`)
+      const imageProblem = probeImageProblem(pod)
+      if (imageProblem) return result(ProbeOutcome.failed, imageProblem)
       const sandbox = warnings.find((e) => e.reason === 'FailedCreatePodSandBox')
       if (sandbox) lastError = `${sandbox.reason}: ${oneLineOf(sandbox.message ?? '')}`
       if (pod.status?.phase === 'Running' || pod.status?.phase === 'Succeeded') return result(ProbeOutcome.ok, `pod ran (${pod.status.phase}${pod.status.podIP ? `, IP ${pod.status.podIP}` : ''})`)

@@ -7,7 +7,8 @@
 // (--dry-run changes nothing); --yes regenerates the token Secret and restarts
 // calico-node, install-cni renders the files again, and the token now on the
 // host authenticates (TokenReview); --probe runs a real pod on the node; a
-// second --yes finds nothing to do.
+// second --yes finds nothing to do; a probe image the node cannot pull fails
+// the probe at once with the reason.
 // Without a real node the suite is skipped under a title that says why.
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -63,14 +64,15 @@ describe.skipIf(realNode().status !== 'up')(realNodeSuiteTitle('fix-calico with 
   let secret: string | undefined
   let runs = 0
 
-  const fix = async (...args: string[]) => {
+  const fix = async (...args: string[]) => fixExpecting(0, ...args)
+  const fixExpecting = async (code: number, ...args: string[]) => {
     const run = ++runs
     const result = await runRunbook('fix-calico', ['--backup-dir', join(scratch, `run-${run}`), '--timeout', '120', '-o', 'json', ...args], {
       kubeconfig: cluster.kubeconfigPath,
     })
     // Kept for reading after the run (the report is JSON on stdout, the steps on stderr).
     await writeFile(join(scratch, `run-${run}.log`), `$ fix-calico ${args.join(' ')}\n${result.stderr}\n${result.stdout}`)
-    expect(result.code, result.stdout.slice(-3000) + result.stderr.slice(-3000)).toBe(0)
+    expect(result.code, result.stdout.slice(-3000) + result.stderr.slice(-3000)).toBe(code)
     return jsonOf<Report>(result)
   }
   const outcomes = (report: Report) => Object.fromEntries(report.steps.map((s) => [s.id, s.outcome]))
@@ -182,6 +184,20 @@ describe.skipIf(realNode().status !== 'up')(realNodeSuiteTitle('fix-calico with 
       expect(outcomes(report)).toMatchObject({ 'regenerate-cni-tokens': 'not-needed', 'restart-calico-node': 'not-needed', 'verify-cni-tokens': 'done' })
       expect(report.nodes.before.map((n) => n.verdict)).toEqual(['current'])
       expect((await runningFixturePod(cluster)).metadata!.uid).toBe(pod)
+    })
+
+    it('--probe with an image the node cannot pull fails at once, saying so (exit 1), instead of waiting out its deadline', async () => {
+      const started = Date.now()
+      // The default probe image, registry.k8s.io/pause:3.10: this host reaches no registry (an air-gapped node).
+      const report = await fixExpecting(1, '--yes', '--probe', '--probe-namespace', probeNamespace!)
+      const seconds = (Date.now() - started) / 1000
+      expect(report.probes).toEqual([expect.objectContaining({ node: 'ktr-node', outcome: 'failed' })])
+      const { detail } = report.probes[0]!
+      log(`probe with an image the node cannot pull, after ${seconds.toFixed(1)}s: ${detail}`)
+      expect(detail).toMatch(/^(ErrImagePull|ImagePullBackOff)\b/)
+      expect(detail).toContain('pass --probe-image')
+      expect(seconds).toBeLessThan(100) // the deadline is --timeout 120
+      expect(outcomes(report)['probe-nodes']).toBe('failed')
     })
   })
 })
