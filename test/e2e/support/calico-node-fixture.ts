@@ -2,8 +2,9 @@
 // fixed, so fix-calico finds it the way it finds a real install), that runs
 // on the local cluster's real node. It is not Calico: Calico's images are not
 // available here. In kube-system:
-//  - ServiceAccount calico-node and a legacy token Secret of it (the 2018
-//    layout: the pod mounts that Secret as its ServiceAccount token);
+//  - ServiceAccount calico-node and, in the 2018 layout, a legacy token
+//    Secret of it that the pod mounts as its ServiceAccount token (without
+//    it, the pod has the projected token every pod has since 1.22);
 //  - ConfigMap calico-config, cni_network_config verbatim from Calico v3.0's
 //    manifest (test/fixtures/calico/manifest-v3.0-kdd.yaml), with
 //    __SERVICEACCOUNT_TOKEN__ and __KUBECONFIG_FILEPATH__;
@@ -33,13 +34,13 @@ const fixtureMeta = { labels: { [FIXTURE_LABEL]: FIXTURE_VALUE }, annotations: {
 
 export interface CalicoNodeFixture {
   /** The legacy token Secret calico-node mounts: calico-node-token-<5 chars>, as the tokens controller named them before 1.24. */
-  secret: string
+  secret?: string
   /** Its token when the fixture was installed. */
-  token: string
+  token?: string
 }
 
-/** The DaemonSet: install-cni-fixture.sh in an init container, then a container that waits. */
-export function calicoNodeDaemonSet(secret: string, hostDir: string): k8s.V1DaemonSet {
+/** The DaemonSet: install-cni-fixture.sh in an init container, then a container that waits. Without `secret`, the projected token. */
+export function calicoNodeDaemonSet(secret: string | undefined, hostDir: string): k8s.V1DaemonSet {
   const netDir = { name: 'cni-net-dir', mountPath: '/host/etc/cni/net.d' }
   const token = { name: 'calico-node-token', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true }
   return {
@@ -55,7 +56,7 @@ export function calicoNodeDaemonSet(secret: string, hostDir: string): k8s.V1Daem
           hostNetwork: true,
           serviceAccountName: CALICO_NODE,
           // 2018: the pod's token was its ServiceAccount's legacy Secret, mounted where the projected one goes today.
-          automountServiceAccountToken: false,
+          automountServiceAccountToken: secret === undefined,
           nodeSelector: { [REAL_NODE_LABEL]: 'true' },
           tolerations: [{ key: REAL_NODE_TAINT.key, operator: 'Exists', effect: REAL_NODE_TAINT.effect }],
           terminationGracePeriodSeconds: 1,
@@ -70,7 +71,7 @@ export function calicoNodeDaemonSet(secret: string, hostDir: string): k8s.V1Daem
                 { name: 'KUBERNETES_NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
                 { name: 'CNI_NET_DIR', value: hostDir },
               ],
-              volumeMounts: [netDir, token],
+              volumeMounts: secret === undefined ? [netDir] : [netDir, token],
             },
           ],
           containers: [
@@ -84,7 +85,7 @@ export function calicoNodeDaemonSet(secret: string, hostDir: string): k8s.V1Daem
           ],
           volumes: [
             { name: 'cni-net-dir', hostPath: { path: hostDir, type: 'DirectoryOrCreate' } },
-            { name: 'calico-node-token', secret: { secretName: secret } },
+            ...(secret === undefined ? [] : [{ name: 'calico-node-token', secret: { secretName: secret } }]),
           ],
         },
       },
@@ -118,14 +119,14 @@ export function fixtureSecretName(): string {
  * done). Call waitForNoCalico first: Calico's names are fixed, and other test
  * files use them too.
  */
-export async function installCalicoNodeFixture(cluster: TestCluster, hostDir: string, secret: string): Promise<CalicoNodeFixture> {
+export async function installCalicoNodeFixture(cluster: TestCluster, hostDir: string, secret?: string): Promise<CalicoNodeFixture> {
   await cluster.core.createNamespacedServiceAccount({ namespace: NS, body: { metadata: { name: CALICO_NODE, ...fixtureMeta } } })
-  const token = await createTokenSecret(cluster.core, NS, secret, CALICO_NODE)
+  const token = secret === undefined ? undefined : await createTokenSecret(cluster.core, NS, secret, CALICO_NODE)
   const [configMap] = loadObjects('manifest-v3.0-kdd.yaml').configMaps
   await cluster.core.createNamespacedConfigMap({ namespace: NS, body: { ...configMap!, metadata: { name: CALICO_CONFIG, namespace: NS, ...fixtureMeta } } })
   await cluster.apps.createNamespacedDaemonSet({ namespace: NS, body: calicoNodeDaemonSet(secret, hostDir) })
   await runningFixturePod(cluster)
-  return { secret, token }
+  return secret === undefined ? {} : { secret, token }
 }
 
 /** The fixture's one live pod, once Running and Ready (its init container has rendered the files); `notUid` waits for a new one. */
