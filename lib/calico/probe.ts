@@ -42,3 +42,22 @@ export function probePod(node: string, image: string): k8s.V1Pod {
     },
   }
 }
+
+// Container waiting reasons that mean the probe image is not to be had on the node: the pod never runs, whatever the CNI does.
+const IMAGE_PROBLEMS: ReadonlySet<string> = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull'])
+
+/**
+ * Why the probe pod cannot start because of its image, ending with the fix,
+ * or undefined. Seen on a real kubelet: without it an air-gapped node makes
+ * the probe wait its whole deadline and report only "Pending". Pure.
+ */
+export function probeImageProblem(pod: k8s.V1Pod): string | undefined {
+  const status = pod.status?.containerStatuses?.find((c) => IMAGE_PROBLEMS.has(c.state?.waiting?.reason ?? ''))
+  const waiting = status?.state?.waiting
+  if (!waiting) return undefined
+  const image = pod.spec?.containers?.find((c) => c.name === status.name)?.image ?? status.image
+  const message = (waiting.message ?? '').replace(/\s+/g, ' ').trim()
+  // The kubelet creates the sandbox (CNI ADD) before it pulls: an IP means the CNI plugin did its part.
+  const network = pod.status?.podIP ? `the pod got IP ${pod.status.podIP} (the CNI plugin set up its network), but ` : ''
+  return `${waiting.reason}${message ? `: ${message}` : ''}; ${network}image ${image} cannot be had on node ${pod.spec?.nodeName ?? '?'}: pass --probe-image with an image every node has or can pull`
+}

@@ -6,7 +6,7 @@
 import { Writable } from 'node:stream'
 import type * as k8s from '@kubernetes/client-node'
 import { isReady, isTerminating } from '../calico/daemonset.ts'
-import { probePod, PROBE_LABEL, ProbeOutcome, type ProbeResult } from '../calico/probe.ts'
+import { probeImageProblem, probePod, PROBE_LABEL, ProbeOutcome, type ProbeResult } from '../calico/probe.ts'
 import { CALICO_NAMESPACES, CALICO_NODE, type CalicoObjects } from '../calico/detect.ts'
 import type { NodeFile } from '../calico/node-files.ts'
 import { messageOf } from '../engine/failure.ts'
@@ -202,7 +202,10 @@ export async function readNodeFilesByExec(exec: ExecFn, ref: PodRefIn, dir: stri
   const run = async (command: string[]): Promise<string> => {
     const result = await exec(ref, command, timeoutMs)
     if (result.status && result.status.status !== 'Success') {
-      throw new ExecCommandError(`${command.join(' ')} failed in container ${ref.container}: ${oneLineOf(result.status.message ?? result.stderr) || 'no message'}`)
+      // A kubelet's status says only "command terminated with non-zero exit code"; the command's stderr says why.
+      const exitCode = result.status.reason === 'NonZeroExitCode' ? result.status.details?.causes?.find((c) => c.reason === 'ExitCode')?.message : undefined
+      const why = oneLineOf(result.stderr) || oneLineOf(result.status.message ?? '') || 'no message'
+      throw new ExecCommandError(`${command.join(' ')} failed in container ${ref.container}${exitCode ? ` (exit code ${exitCode})` : ''}: ${why}`)
     }
     return result.stdout
   }
@@ -228,6 +231,8 @@ function describeExecFailure(err: unknown, ref: PodRefIn): string {
   const raw = (err as { message?: unknown })?.message
   const message = oneLineOf(typeof raw === 'string' && raw !== '' ? raw : messageOf(err))
   if (/\b403\b/.test(message)) return `exec forbidden (${message}): reading the files needs create on pods/exec in ${ref.namespace}`
+  // The API server or kubelet refuses an exec into a container that is not running (restarting, not started yet) or not in the pod.
+  if (/\b400\b/.test(message)) return `exec refused (${message}): container ${ref.container} of pod ${ref.namespace}/${ref.pod} is not running, or the pod has no such container`
   if (err instanceof DomainError) return `exec timed out (${message})`
   return `exec not available (${message})`
 }
@@ -326,6 +331,8 @@ export async function probeNode(kube: Kube, opts: ProbeOptions): Promise<ProbeRe
       const warnings = events.items.filter((e) => e.type === 'Warning')
       const unauthorized = warnings.find((e) => UNAUTHORIZED.test(e.message ?? ''))
       if (unauthorized) return result(ProbeOutcome.unauthorized, `${unauthorized.reason ?? 'event'}: ${oneLineOf(unauthorized.message ?? '')}`)
+      const imageProblem = probeImageProblem(pod)
+      if (imageProblem) return result(ProbeOutcome.failed, imageProblem)
       const sandbox = warnings.find((e) => e.reason === 'FailedCreatePodSandBox')
       if (sandbox) lastError = `${sandbox.reason}: ${oneLineOf(sandbox.message ?? '')}`
       if (pod.status?.phase === 'Running' || pod.status?.phase === 'Succeeded') return result(ProbeOutcome.ok, `pod ran (${pod.status.phase}${pod.status.podIP ? `, IP ${pod.status.podIP}` : ''})`)

@@ -25,8 +25,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const nodeLine = realNode.status === 'up' ? `e2e: real node ${realNode.name} is up` : `e2e: real-node tests not run: ${realNode.reason}`
   process.stderr.write(`${nodeLine}\n`)
 
-  // If the run is interrupted, leave no process behind.
-  const killNow = () => provider === 'local' && killLocalClusterNow(dir)
+  // If the run is interrupted, leave no process behind; a cluster the
+  // teardown kept on purpose (KTR_KEEP_CLUSTER=1) outlives the process.
+  let kept = false
+  const killNow = () => provider === 'local' && !kept && killLocalClusterNow(dir)
   process.once('exit', killNow)
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
@@ -37,7 +39,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   return async () => {
     // Again at the end, next to the test summary.
     if (realNode.status !== 'up') process.stderr.write(`${nodeLine}\n`)
-    if (process.env.KTR_KEEP_CLUSTER === '1') return
+    if (process.env.KTR_KEEP_CLUSTER === '1') {
+      kept = true
+      process.stderr.write(`e2e: kept the cluster (KTR_KEEP_CLUSTER=1): KUBECONFIG=${cluster.kubeconfigPath}\n`)
+      return
+    }
     await cluster.stop()
   }
 }

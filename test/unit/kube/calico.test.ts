@@ -1,5 +1,5 @@
-// Reading a node's CNI files through exec (a fake exec: the local cluster
-// has no kubelet).
+// Reading a node's CNI files through exec (a fake exec; the replies are
+// modelled on what the local cluster's real kubelet sends).
 import { describe, expect, it } from 'vitest'
 import { DomainError } from '../../../lib/errors.ts'
 import { readNodeFilesByExec, type ExecFn, type ExecResult } from '../../../lib/kube/calico.ts'
@@ -41,6 +41,11 @@ describe('readNodeFilesByExec', () => {
 
   it.each([
     ['the API server cannot reach a kubelet', Object.assign(new Event('error'), { message: 'Unexpected server response: 500' }), /^exec not available \(Unexpected server response: 500\)$/],
+    [
+      'the container is not running (a real kubelet: 400)',
+      Object.assign(new Event('error'), { message: 'Unexpected server response: 400' }),
+      /^exec refused \(Unexpected server response: 400\): container install-cni of pod kube-system\/calico-node-abcde is not running, or the pod has no such container$/,
+    ],
     ['RBAC denies pods/exec', new Error('Unexpected server response: 403'), /^exec forbidden \(Unexpected server response: 403\): reading the files needs create on pods\/exec in kube-system$/],
     ['the exec hangs', new DomainError('timed out after 15s waiting for exec in pod kube-system/calico-node-abcde'), /^exec timed out \(timed out after 15s/],
   ])('reports, never throws, when %s', async (_what, error, message) => {
@@ -52,5 +57,23 @@ describe('readNodeFilesByExec', () => {
   it('names the command and container when a command fails in the pod', async () => {
     const exec: ExecFn = async () => ({ stdout: '', stderr: '', status: { status: 'Failure', message: 'exec: "ls": executable file not found in $PATH' } })
     expect(await readNodeFilesByExec(exec, ref, '/d', 1000)).toEqual({ ok: false, error: 'ls -1 /d failed in container install-cni: exec: "ls": executable file not found in $PATH' })
+  })
+
+  it("gives the command's stderr and exit code, not only the kubelet's status line", async () => {
+    // What a real kubelet sends for `ls -1 /nonexistent` in a busybox container.
+    const exec: ExecFn = async () => ({
+      stdout: '',
+      stderr: 'ls: /nonexistent: No such file or directory\n',
+      status: {
+        status: 'Failure',
+        message: 'command terminated with non-zero exit code: command terminated with exit code 1',
+        reason: 'NonZeroExitCode',
+        details: { causes: [{ reason: 'ExitCode', message: '1' }] },
+      },
+    })
+    expect(await readNodeFilesByExec(exec, ref, '/nonexistent', 1000)).toEqual({
+      ok: false,
+      error: 'ls -1 /nonexistent failed in container install-cni (exit code 1): ls: /nonexistent: No such file or directory',
+    })
   })
 })
