@@ -1,16 +1,18 @@
 import { ApiException } from '@kubernetes/client-node'
 import { describe, expect, it } from 'vitest'
 import { describeApiError, refusalOf } from '../../../lib/kube/errors.ts'
-import { immutableRefused, policyDenied, statusError, testOpFailed, webhookDenied } from '../helpers/api-errors.ts'
+import { immutableRefused, policyDenied, statusError, testOpFailed, testOpFailedWithCause, webhookDenied } from '../helpers/api-errors.ts'
 
 describe('refusalOf', () => {
   it.each<[string, ApiException<unknown>, string, RegExp]>([
-    ['a failed JSON-patch test', testOpFailed(), 'test-failed', /testing value \/data\/token failed/],
+    ['a failed JSON-patch test, as kube-apiserver answers it (no causes)', testOpFailed(), 'test-failed', /did not apply: its `test` guard/],
+    ['a failed JSON-patch test with json-patch\'s words as a cause', testOpFailedWithCause(), 'test-failed', /testing value \/data\/token failed/],
     ['a test op on a missing path', statusError(422, 'the server rejected our request due to an error in our request', [{ message: 'test operation does not apply: is missing path: /data/token' }]), 'test-failed', /missing path/],
     ['an immutable Secret', immutableRefused(), 'immutable', /field is immutable/],
     ['a ValidatingAdmissionPolicy', policyDenied(), 'admission', /protect-tokens.*managed by the platform team/],
     ['a webhook (403)', webhookDenied(), 'admission', /guard\.example\.com.*change freeze/],
     ['any other 422', statusError(422, 'Secret "a" is invalid: metadata.labels: Invalid value'), 'invalid', /metadata\.labels/],
+    ['the generic 422 sentence with a field cause (not a patch that did not apply)', statusError(422, 'the server rejected our request due to an error in our request', [{ message: 'data: Invalid value', field: 'data' }]), 'invalid', /rejected our request/],
   ])('%s', (_, err, kind, message) => {
     const refusal = refusalOf(err)
     expect(refusal?.kind).toBe(kind)
