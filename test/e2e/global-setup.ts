@@ -25,8 +25,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const nodeLine = realNode.status === 'up' ? `e2e: real node ${realNode.name} is up` : `e2e: real-node tests not run: ${realNode.reason}`
   process.stderr.write(`${nodeLine}\n`)
 
-  // If the run is interrupted, leave no process behind.
-  const killNow = () => provider === 'local' && killLocalClusterNow(dir)
+  // If the run is interrupted, leave no process behind (unless asked to keep
+  // the cluster: then not at exit either, or KTR_KEEP_CLUSTER would keep nothing).
+  const keep = process.env.KTR_KEEP_CLUSTER === '1'
+  const killNow = () => provider === 'local' && !keep && killLocalClusterNow(dir)
   process.once('exit', killNow)
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
@@ -37,7 +39,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   return async () => {
     // Again at the end, next to the test summary.
     if (realNode.status !== 'up') process.stderr.write(`${nodeLine}\n`)
-    if (process.env.KTR_KEEP_CLUSTER === '1') return
+    if (keep) return
     await cluster.stop()
   }
 }
