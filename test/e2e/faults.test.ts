@@ -276,7 +276,8 @@ describe('faults', () => {
     } finally {
       await deleteNamespace(cluster.core, namespace)
     }
-  })
+    // Seventeen runs of a whole process each: ~1 min on an idle 2-core machine, several on a loaded one.
+  }, 480_000)
 
   describe.each(['in-place', 'recreate'] as const)('a concurrent writer, --strategy %s', (strategy) => {
     it('changes a Secret between check and apply: the guard refuses to overwrite it, the run names it, nothing is lost, a rerun completes', async () => {
@@ -307,8 +308,9 @@ describe('faults', () => {
         record(`concurrent writer (${strategy})`, served, { before, after })
         expect(after).toEqual(before)
         expect(countOf(served, ['LIST', 'WATCH'], ['secrets'])).toBeLessThanOrEqual(10)
-        // (DELETEs are not counted: the namespace controller deletes the Secrets of earlier tests' namespaces meanwhile.)
-        expect(countOf(served, ['PATCH', 'POST'], ['secrets'])).toBeLessThanOrEqual(2 * secrets.length + 5)
+        // The run's own writes (one per Secret) and the API server's legacy-token-last-used labels (one per token used); DELETEs
+        // are not counted: the namespace controller deletes the Secrets of earlier tests' namespaces meanwhile.
+        expect(countOf(served, ['PATCH', 'POST'], ['secrets'])).toBeLessThanOrEqual(3 * secrets.length)
         await expectRerunCompletes('regenerate-tokens', args, namespace, secrets)
       } finally {
         await deleteNamespace(cluster.core, namespace)
