@@ -3,6 +3,7 @@
 import type { KubeConfig } from '@kubernetes/client-node'
 import { DomainError } from '../errors.ts'
 import { statusOf } from './clients.ts'
+import { transientReason } from './retry.ts'
 
 const unreachableCodes = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EAI_AGAIN'])
 
@@ -23,6 +24,15 @@ export function explainApiError(err: unknown, kc: KubeConfig): Error {
     )
   }
   const status = statusOf(err)
+  // A connection that broke under a request (a graceful shutdown's HTTP/2
+  // GOAWAY, a reset): the retry layer already tried again where that was safe.
+  const dropped = status === undefined && !(err instanceof DomainError) ? transientReason(err) : undefined
+  if (dropped) {
+    return new DomainError(
+      `the API server ${server} (context ${context}) dropped the connection (${dropped}: ${innermostMessage(err)}); it is restarting or overloaded: rerun when \`kubectl get --raw /readyz\` answers ok`,
+      { cause: err },
+    )
+  }
   if (status === 401) {
     return new DomainError(
       `the API server ${server} rejected your credentials (401); refresh the kubeconfig's credentials for context ${context}`,
@@ -56,6 +66,15 @@ function statusMessage(err: unknown): string {
     message = undefined
   }
   return typeof message === 'string' && message ? message.replace(/\s+/g, ' ').slice(0, 300) : 'no Status message'
+}
+
+/** The message of the deepest cause: `fetch failed` says less than what made it fail. */
+function innermostMessage(err: unknown): string {
+  let message = err instanceof Error ? err.message : String(err)
+  for (let e: unknown = (err as { cause?: unknown }).cause, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof Error && e.message) message = e.message
+  }
+  return oneLine(message)
 }
 
 function networkCode(err: unknown): string | undefined {

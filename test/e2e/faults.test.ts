@@ -126,7 +126,7 @@ describe('faults', () => {
       } else {
         expect(result.code, result.stderr.slice(-3000)).toBe(1)
         expect(regenerate?.outcome).toBe('failed')
-        expect(regenerate?.summary).toMatch(/cannot reach the API server|did not answer|answered 50\d|tokens controller did not refill/)
+        expect(regenerate?.summary).toMatch(/cannot reach the API server|dropped the connection|did not answer|answered 50\d|tokens controller did not refill/)
       }
       log(`kube-apiserver restart: exit ${result.code}; regenerate-tokens ${regenerate?.outcome}: ${regenerate?.summary}`)
       const after = await secretNames(cluster.core, namespace)

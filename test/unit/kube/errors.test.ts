@@ -1,6 +1,6 @@
-import { ApiException } from '@kubernetes/client-node'
+import { ApiException, KubeConfig } from '@kubernetes/client-node'
 import { describe, expect, it } from 'vitest'
-import { describeApiError, refusalOf } from '../../../lib/kube/errors.ts'
+import { describeApiError, explainApiError, refusalOf } from '../../../lib/kube/errors.ts'
 import { immutableRefused, policyDenied, statusError, testOpFailed, testOpFailedWithCause, webhookDenied } from '../helpers/api-errors.ts'
 
 describe('refusalOf', () => {
@@ -45,5 +45,25 @@ describe('describeApiError', () => {
     ['a plain error', new Error('boom'), 'boom'],
   ])('%s', (_, err, expected) => {
     expect(describeApiError(err)).toBe(expected)
+  })
+})
+
+describe('explainApiError', () => {
+  const kc = new KubeConfig()
+  kc.loadFromOptions({ clusters: [{ name: 'c', server: 'https://api.example:6443' }], users: [{ name: 'u' }], contexts: [{ name: 'ctx', cluster: 'c', user: 'u' }], currentContext: 'ctx' })
+  const socketError = (message: string, code: string) => new TypeError('fetch failed', { cause: Object.assign(new Error(message), { code }) })
+
+  it('names a connection the API server dropped (its HTTP/2 GOAWAY on a graceful shutdown) instead of a bare "fetch failed"', () => {
+    const explained = explainApiError(socketError('HTTP/2: "GOAWAY" frame received with code 0', 'UND_ERR_SOCKET'), kc)
+    expect(explained.message).toBe(
+      'the API server https://api.example:6443 (context ctx) dropped the connection (UND_ERR_SOCKET: HTTP/2: "GOAWAY" frame received with code 0); it is restarting or overloaded: rerun when `kubectl get --raw /readyz` answers ok',
+    )
+  })
+
+  it.each([
+    ['a refused connection', socketError('connect ECONNREFUSED 127.0.0.1:6443', 'ECONNREFUSED'), /^cannot reach the API server https:\/\/api\.example:6443 \(context ctx\): ECONNREFUSED/],
+    ['a 503', statusError(503, 'etcdserver: leader changed'), /answered 503: etcdserver: leader changed; the control plane is failing/],
+  ])('still names %s as before', (_, err, message) => {
+    expect(explainApiError(err, kc).message).toMatch(message)
   })
 })
