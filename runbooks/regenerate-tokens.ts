@@ -8,19 +8,16 @@ import type { V1Secret } from '@kubernetes/client-node'
 import { join } from 'node:path'
 import { defineCli, runbookMain, runMain, type ParsedCli, type Main } from '../lib/cli/index.ts'
 import { openSession, type Session } from '../lib/cli/session.ts'
-import { mapLimit } from '../lib/concurrency.ts'
 import { createTicker, type Runbook } from '../lib/engine/index.ts'
 import { withApiErrors as api } from '../lib/kube/errors.ts'
-import { serverTime } from '../lib/kube/raw.ts'
-import { fetchJwks, reviewToken } from '../lib/kube/token-checks.ts'
-import { listServiceAccounts, listTokenSecrets, SA_NAME_ANNOTATION, secretKey, serviceAccountIndex, tokenOf, type Scope } from '../lib/kube/token-secrets.ts'
-import { waitForTokenRefills } from '../lib/kube/wait-secrets.ts'
-import { regenerate, Strategy, type RegenerateOutcome } from '../lib/regenerate/apply.ts'
+import { fetchJwks } from '../lib/kube/token-checks.ts'
+import { KEY_FILE_FLAG, keyCommands, loadVerificationKeys } from '../lib/cli/keys.ts'
+import { listServiceAccounts, listTokenSecrets, SA_NAME_ANNOTATION, secretKey, serviceAccountIndex } from '../lib/kube/token-secrets.ts'
+import { Strategy, type RegenerateOutcome } from '../lib/regenerate/apply.ts'
+import { proveAll, regenerateAndWait } from '../lib/regenerate/kit.ts'
 import { assessSecrets } from '../lib/regenerate/assess.ts'
 import { summarizeAssessments, Verdict, type SecretAssessment } from '../lib/regenerate/select.ts'
-import { decodeToken } from '../lib/token/decode.ts'
-import { keysFromJwks, type VerificationKey } from '../lib/token/keys.ts'
-import { verifySignature } from '../lib/token/signature.ts'
+import type { VerificationKey } from '../lib/token/keys.ts'
 
 export const cli = defineCli({
   name: 'regenerate-tokens',
@@ -38,6 +35,7 @@ export const cli = defineCli({
     { name: 'backup-dir', type: 'string', valueName: 'dir', description: 'Where to back up each Secret before changing it (default: ~/.local/state/kube-token-runbooks/backups/<time>).' },
     { name: 'timeout', type: 'number', default: 120, valueName: 'seconds', description: 'How long to wait for the tokens controller to refill the Secrets.' },
     { name: 'max-parallel', type: 'number', default: 10, valueName: 'n', description: 'Secrets changed (and verified) at once.' },
+    KEY_FILE_FLAG,
   ],
   examples: [
     { command: 'regenerate-tokens -A --dry-run', description: 'which Secrets are stale, and the kubectl commands, without changing anything' },
@@ -72,7 +70,7 @@ export const runbook: Runbook<Ctx> = {
       description:
         "Lists every service-account token Secret in scope and checks its token's signature against the API server's current keys; Secrets whose ServiceAccount is gone are reported, not touched.",
       readOnly: true,
-      kubectl: (ctx) => [ctx.kubectl('get', '--raw', '/openid/v1/jwks'), ctx.kubectl('get', 'secrets', ...ctx.scopeArgs, '--field-selector', 'type=kubernetes.io/service-account-token')],
+      kubectl: (ctx) => [...keyCommands(ctx.flags.keyFile, ctx.kubectl), ctx.kubectl('get', 'secrets', ...ctx.scopeArgs, '--field-selector', 'type=kubernetes.io/service-account-token')],
       check: async (ctx) => {
         await api(ctx.kube.kc, () => assess(ctx))
         return { needed: false, summary: summarizeAssessments(ctx.assessments), details: { assessments: ctx.assessments } }
@@ -116,19 +114,14 @@ export const runbook: Runbook<Ctx> = {
         summary: ctx.targets.length ? `${ctx.targets.length} Secret(s) need a new token (${ctx.flags.strategy})` : 'every token Secret in scope holds a current token',
       }),
       apply: async (ctx) => {
-        // Stamped as regenerated-at and compared with pod start times: use the cluster's clock.
-        const now = await api(ctx.kube.kc, () => serverTime(ctx.kube.kc, ctx.now))
-        await mapLimit(ctx.targets, ctx.flags.maxParallel, async (secret) => {
-          if (!tokenOf(secret)) return // empty: the controller fills it anyway; nothing to blank
-          // save() of a version already on disk writes nothing and returns its proof; otherwise it backs it up now.
-          const saved = await ctx.backup.save('Secret', secret)
-          ctx.outcomes.set(secretKey(secret), await api(ctx.kube.kc, () => regenerate(ctx.kube, secret, ctx.flags.strategy as Strategy, now, saved)))
-        })
         const ticker = createTicker({ output: ctx.output, what: 'the tokens controller to refill the Secrets', timeoutMs: ctx.flags.timeout * 1000 })
-        // Nothing to wait for where the Secret is gone (deleted meanwhile): it is reported, not awaited.
-        const targets = new Set(ctx.targets.map(secretKey).filter((key) => ctx.outcomes.get(key) !== 'gone'))
         try {
-          ctx.refilled = await api(ctx.kube.kc, () => waitForTokenRefills(ctx.kube, targets, { scope: refillScope(ctx), timeoutMs: ctx.flags.timeout * 1000, ticker }))
+          await regenerateAndWait(
+            ctx.kube,
+            ctx.targets,
+            { strategy: ctx.flags.strategy as Strategy, maxParallel: ctx.flags.maxParallel, timeoutMs: ctx.flags.timeout * 1000, save: (s) => ctx.backup.save('Secret', s), clock: ctx.now, ticker },
+            ctx,
+          )
         } finally {
           ticker.done()
         }
@@ -136,7 +129,7 @@ export const runbook: Runbook<Ctx> = {
         return { summary: `${ctx.refilled.size} Secret(s) hold a new token`, details: { outcomes: Object.fromEntries(ctx.outcomes) } }
       },
       verify: async (ctx) => {
-        const problems = (await mapLimit(ctx.targets, ctx.flags.maxParallel, (s) => api(ctx.kube.kc, () => proveRegenerated(ctx, s)))).filter((p): p is string => p !== undefined)
+        const problems = await proveAll(ctx.kube, ctx.keys, ctx.targets, ctx, ctx.flags.maxParallel)
         return {
           ok: problems.length === 0,
           summary: problems.length
@@ -150,42 +143,19 @@ export const runbook: Runbook<Ctx> = {
 }
 
 async function assess(ctx: Ctx): Promise<void> {
-  const [jwks, secrets, accounts] = await Promise.all([
-    fetchJwks(ctx.kube),
+  const [keys, secrets, accounts] = await Promise.all([
+    // Missing evidence is never a reason to change something: no usable key, no run (it throws).
+    loadVerificationKeys(ctx.flags.keyFile, () => fetchJwks(ctx.kube), { mustMatchCluster: true }),
     listTokenSecrets(ctx.kube, ctx.scope, ctx.selector),
     listServiceAccounts(ctx.kube, ctx.scope),
   ])
-  ctx.keys = keysFromJwks(jwks)
+  ctx.keys = keys!.keys
   const index = serviceAccountIndex(accounts)
   const wanted = secrets.filter((s) => !ctx.flags.serviceAccount || s.metadata?.annotations?.[SA_NAME_ANNOTATION] === ctx.flags.serviceAccount)
   ctx.assessments = await assessSecrets(wanted, { keys: ctx.keys, accounts: index, allTokens: ctx.flags.allTokens, now: ctx.now(), register: (t) => ctx.redactor.register(t) })
   const needsWork = new Set(ctx.assessments.filter((a) => a.verdict === Verdict.stale || a.verdict === Verdict.empty).map((a) => a.key))
   ctx.targets = wanted.filter((s) => needsWork.has(secretKey(s)))
 }
-
-/** The new token verifies with a current key and authenticates; the previous one is rejected. */
-async function proveRegenerated(ctx: Ctx, secret: V1Secret): Promise<string | undefined> {
-  const key = secretKey(secret)
-  if (ctx.outcomes.get(key) === 'gone') return undefined
-  const fresh = ctx.refilled.get(key)
-  if (!fresh) return `${key}: no new token`
-  const signature = await verifySignature(decodeToken(fresh), ctx.keys)
-  if (signature.result !== 'verified') return `${key}: the new token is not signed by a current key (${signature.result})`
-  const review = await reviewToken(ctx.kube, fresh)
-  if (!review.authenticated) return `${key}: TokenReview does not authenticate the new token (${review.error ?? 'no reason given'})`
-  // Signed by the same (current) key, a legacy token comes out byte-identical: nothing old to reject.
-  const previous = tokenOf(secret)
-  if (previous && previous !== fresh && (await reviewToken(ctx.kube, previous)).authenticated) return `${key}: the previous token is still accepted`
-  return undefined
-}
-
-/** Watch one namespace when every target is in it, else the whole cluster. */
-function refillScope(ctx: Ctx): Scope {
-  const namespaces = new Set(ctx.targets.map((s) => s.metadata?.namespace ?? ''))
-  return namespaces.size === 1 ? { all: false, namespace: [...namespaces][0]! } : { all: true }
-}
-
-
 
 function renderAssessments(ctx: Ctx): string {
   const interesting = ctx.assessments.filter((a) => a.verdict !== Verdict.current)

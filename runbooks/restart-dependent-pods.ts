@@ -83,6 +83,8 @@ export type Flags = ParsedCli<NonNullable<(typeof cli)['flags']>>['flags']
 
 export const ResultOutcomes = {
   restarted: 'restarted',
+  /** Already restarted after the regeneration (an interrupted run): its rollout was waited for, not restarted again. */
+  waited: 'waited',
   evicted: 'evicted',
   recreated: 'recreated',
   refused: 'refused',
@@ -138,7 +140,7 @@ export interface Ctx extends Session {
   remaining?: RestartPlan
 }
 
-const ACTIONABLE: ReadonlySet<RestartAction> = new Set([RestartAction.rolloutRestart, RestartAction.evict, RestartAction.recreate])
+const ACTIONABLE: ReadonlySet<RestartAction> = new Set([RestartAction.rolloutRestart, RestartAction.waitRollout, RestartAction.evict, RestartAction.recreate])
 const actionable = (plan: RestartPlan | undefined) => (plan?.items ?? []).filter((item) => ACTIONABLE.has(item.action))
 
 export const runbook: Runbook<Ctx> = {
@@ -201,7 +203,9 @@ export const runbook: Runbook<Ctx> = {
       },
       verify: async (ctx) => {
         // Fresh from the cluster: none of the pods we replaced may be left.
-        const acted = ctx.results.filter((r) => r.outcome === ResultOutcomes.restarted || r.outcome === ResultOutcomes.evicted || r.outcome === ResultOutcomes.recreated)
+        const acted = ctx.results.filter(
+          (r) => r.outcome === ResultOutcomes.restarted || r.outcome === ResultOutcomes.waited || r.outcome === ResultOutcomes.evicted || r.outcome === ResultOutcomes.recreated,
+        )
         const old = new Set(acted.flatMap((r) => r.pods.map((p) => p.uid)))
         const namespaces = [...new Set(acted.map((r) => r.namespace))]
         const pods = namespaces.length === 0 ? [] : await api(ctx.kube.kc, () => listPods(ctx.kube, { all: false, namespaces }))
@@ -306,7 +310,13 @@ function namespacesIn(dependents: readonly DependentPod[]): string[] {
 const PER_NAMESPACE_LISTS = 10
 
 async function planFor(ctx: Ctx, found: Discovery): Promise<RestartPlan> {
-  const context = { pods: found.pods, recreateBarePods: ctx.flags.recreateBarePods, renamedSecrets: found.renamedSecrets, kubectlArgs: ctx.kubectlArgs }
+  const context = {
+    pods: found.pods,
+    recreateBarePods: ctx.flags.recreateBarePods,
+    renamedSecrets: found.renamedSecrets,
+    kubectlArgs: ctx.kubectlArgs,
+    regeneratedAt: new Map(found.secrets.map((s) => [s.key, s.regeneratedAt])),
+  }
   if (found.dependents.length === 0) return planRestarts([], { ...context, owners: buildOwnerIndex() })
   const namespaces = namespacesIn(found.dependents)
   const where: Namespaces = ctx.where.all && namespaces.length > PER_NAMESPACE_LISTS ? { all: true } : { all: false, namespaces }
@@ -335,6 +345,8 @@ async function execute(ctx: Ctx, item: RestartItem): Promise<RestartResult> {
     switch (item.action) {
       case RestartAction.rolloutRestart:
         return { ...base, ...(await restartWorkload(ctx, item)) }
+      case RestartAction.waitRollout:
+        return { ...base, ...(await awaitRestart(ctx, item)) }
       case RestartAction.evict:
         return { ...base, ...(await evictPods(ctx, item)) }
       case RestartAction.recreate:
@@ -365,7 +377,7 @@ async function save(ctx: Ctx, kind: string, object: Parameters<Backup['save']>[1
 }
 
 async function restartWorkload(ctx: Ctx, item: RestartItem): Promise<Done> {
-  const workload = { kind: item.owner.kind as RestartableKind, namespace: item.owner.namespace, name: item.owner.name }
+  const workload = workloadOf(item)
   let current
   try {
     current = await readWorkload(ctx.kube, workload)
@@ -375,8 +387,14 @@ async function restartWorkload(ctx: Ctx, item: RestartItem): Promise<Done> {
   }
   await save(ctx, workload.kind, current)
   const restartedAt = await rolloutRestart(ctx.kube, workload, ctx.now())
-  const done = await waitForRollout(ctx.kube, {
-    workload,
+  const done = await rolloutOf(ctx, item, restartedAt)
+  return { outcome: ResultOutcomes.restarted, detail: `restarted at ${restartedAt}: ${done.detail}`, replacements: done.pods }
+}
+
+/** Waits for the rollout of the restart at `restartedAt`: new pods ready, the item's old pods gone. */
+function rolloutOf(ctx: Ctx, item: RestartItem, restartedAt: string) {
+  return waitForRollout(ctx.kube, {
+    workload: workloadOf(item),
     restartedAt,
     oldUids: item.pods.map((d) => d.pod.uid),
     timeoutMs: ctx.timeoutMs,
@@ -384,7 +402,17 @@ async function restartWorkload(ctx: Ctx, item: RestartItem): Promise<Done> {
     kubectlArgs: ctx.kubectlArgs,
     ...(ctx.seams ? { seams: ctx.seams } : {}),
   })
-  return { outcome: ResultOutcomes.restarted, detail: `restarted at ${restartedAt}: ${done.detail}`, replacements: done.pods }
+}
+
+function workloadOf(item: RestartItem) {
+  return { kind: item.owner.kind as RestartableKind, namespace: item.owner.namespace, name: item.owner.name }
+}
+
+/** A restart already under way (from an interrupted run): wait for it, without patching the workload again. */
+async function awaitRestart(ctx: Ctx, item: RestartItem): Promise<Done> {
+  const restartedAt = item.restartedAt!
+  const done = await rolloutOf(ctx, item, restartedAt)
+  return { outcome: ResultOutcomes.waited, detail: `already restarted at ${restartedAt}, not restarted again: ${done.detail}`, replacements: done.pods }
 }
 
 /** Reads a pod again; undefined when it is gone or another pod took its name. */
@@ -455,6 +483,7 @@ export function summarizeResults(results: readonly RestartResult[]): string {
   const count = (outcome: ResultOutcome) => results.filter((r) => r.outcome === outcome)
   const pods = (rs: readonly RestartResult[]) => rs.reduce((n, r) => n + r.pods.length, 0)
   const restarted = count(ResultOutcomes.restarted)
+  const waited = count(ResultOutcomes.waited)
   const evicted = count(ResultOutcomes.evicted)
   const recreated = count(ResultOutcomes.recreated)
   const refused = count(ResultOutcomes.refused)
@@ -463,6 +492,7 @@ export function summarizeResults(results: readonly RestartResult[]): string {
   const failed = count(ResultOutcomes.failed)
   const parts = [
     restarted.length > 0 ? `${plural(restarted.length, 'workload')} restarted (${plural(pods(restarted), 'pod')} replaced)` : '',
+    waited.length > 0 ? `${plural(waited.length, 'rollout')} already restarted and waited for (${plural(pods(waited), 'pod')} replaced)` : '',
     evicted.length > 0 ? `${plural(pods(evicted), 'pod')} evicted` : '',
     recreated.length > 0 ? `${plural(recreated.length, 'bare pod')} re-created` : '',
     refused.length > 0 ? `${plural(refused.length, 'bare pod')} refused: rerun with --recreate-bare-pods` : '',

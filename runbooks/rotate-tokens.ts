@@ -9,6 +9,7 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { defineCli, flagDefaults, runbookMain, runMain, type Main, type MainIO, type ParsedCli } from '../lib/cli/index.ts'
+import { KEY_FILE_FLAG, keyCommands, loadVerificationKeys } from '../lib/cli/keys.ts'
 import { openSession, type Session } from '../lib/cli/session.ts'
 import { defaultBackupRoot, readBackup, timestampDirName } from '../lib/backup.ts'
 import { UsageError } from '../lib/errors.ts'
@@ -20,7 +21,7 @@ import { describePermission, rbacRulesFor, requiredPermissions, type Permission 
 import { renderRotationSummary, type RotationReport } from '../lib/report/rotation.ts'
 import { applyRestore, planRestore, restoreFailures, type RestoreItem } from '../lib/restore.ts'
 import { tokenOf } from '../lib/secrets.ts'
-import { keysFromJwks } from '../lib/token/keys.ts'
+import type { VerificationKey } from '../lib/token/keys.ts'
 import { TokenStatus } from '../lib/token/status.ts'
 import * as calico from './fix-calico.ts'
 import * as regenerate from './regenerate-tokens.ts'
@@ -43,6 +44,7 @@ export const cli = defineCli({
       valueName: 'backup-dir',
       description: 'Put the Secrets of this backup back instead (while the old key is still trusted, after a graceful rotation); its own plan and confirmation.',
     },
+    KEY_FILE_FLAG,
   ],
   examples: [
     { command: 'rotate-tokens --dry-run', description: 'the whole plan (all namespaces: the signing key is cluster-wide) with kubectl commands; changes nothing' },
@@ -80,12 +82,12 @@ const preflight: Step<Ctx> = {
   title: 'Preflight: cluster, identity, permissions, keys',
   description: 'Names the cluster, its version and who we are, checks every permission the run needs before anything changes, and reads the current verification keys.',
   readOnly: true,
-  kubectl: (ctx) => [ctx.kubectl('version'), ctx.kubectl('auth', 'whoami'), ctx.kubectl('auth', 'can-i', '--list'), ctx.kubectl('get', '--raw', '/openid/v1/jwks')],
+  kubectl: (ctx) => [ctx.kubectl('version'), ctx.kubectl('auth', 'whoami'), ctx.kubectl('auth', 'can-i', '--list'), ...keyCommands(ctx.flags.keyFile, ctx.kubectl)],
   check: async (ctx) => {
     const { kube } = ctx
-    const [version, user, jwks] = await api(kube.kc, () => Promise.all([kube.version.getCode(), whoAmI(kube), fetchJwks(kube)]))
-    // Missing evidence is never a reason to change something: no usable key, no run (keysFromJwks throws).
-    const kids = keysFromJwks(jwks).map((k) => k.kid)
+    const [version, user, keys] = await api(kube.kc, () => Promise.all([kube.version.getCode(), whoAmI(kube), keysOf(ctx)]))
+    // Missing evidence is never a reason to change something: no usable key, no run (loading throws).
+    const kids = keys.map((k) => k.kid)
     const wanted = requiredPermissions({ ...(ctx.scope.all ? {} : { namespace: ctx.scope.namespace }), calico: !ctx.flags.skipCalico, strategy: ctx.flags.strategy, recreateBarePods: ctx.flags.recreateBarePods })
     const missing = await api(kube.kc, () => missingPermissions(kube, wanted))
     Object.assign(ctx.preflight, { version: version.gitVersion, user: user ?? 'unknown', keyIds: kids, missingPermissions: missing.map(describePermission) })
@@ -131,6 +133,12 @@ const proof: Step<Ctx> = {
       summary: problems.length ? `${problems.length} item(s) need a person: ${problems.join('; ')}` : `all ${v.tokens} token Secret(s) valid`,
     }
   },
+}
+
+/** The run's verification keys: --key-file (checked against what the cluster publishes), else /openid/v1/jwks. */
+async function keysOf(ctx: Ctx): Promise<VerificationKey[]> {
+  const set = await loadVerificationKeys(ctx.flags.keyFile, () => fetchJwks(ctx.kube), { mustMatchCluster: true })
+  return set!.keys
 }
 
 /**
@@ -192,7 +200,7 @@ export const restoreRunbook: Runbook<Ctx> = {
       kubectl: (ctx) => [`cat ${join(ctx.flags.restore ?? '', 'manifest.json')}`, ctx.kubectl('get', '--raw', '/openid/v1/jwks')],
       check: async (ctx) => {
         const { objects } = await readBackup(ctx.flags.restore!)
-        const keys = keysFromJwks(await api(ctx.kube.kc, () => fetchJwks(ctx.kube)))
+        const keys = await api(ctx.kube.kc, () => keysOf(ctx))
         ctx.restore = await api(ctx.kube.kc, () => planRestore(ctx.kube, objects, keys))
         const count = (a: string) => ctx.restore.filter((i) => i.action === a).length
         return { needed: false, summary: `${ctx.restore.length} Secret(s) in the backup: ${count('restore')} to restore, ${count('create')} to re-create, ${count('same')} unchanged, ${count('refuse')} refused` }
@@ -235,7 +243,7 @@ export const restoreRunbook: Runbook<Ctx> = {
 /** Each runbook's flags as rotate-tokens sets them: their defaults, plus what this run was given. */
 function contextOf(session: Session, parsed: ParsedCli<NonNullable<(typeof cli)['flags']>>, io: Pick<MainIO, 'stdin' | 'cwd'>): Ctx {
   const { flags, common } = parsed
-  const shared = { backupDir: session.backup.dir, timeout: flags.timeout }
+  const shared = { backupDir: session.backup.dir, timeout: flags.timeout, keyFile: flags.keyFile }
   const mode = resolveMode({ dryRun: common.dryRun, yes: common.yes, stdinIsTTY: io.stdin.isTTY === true })
   const reportDir = flags.reportDir ?? join(defaultBackupRoot(session.env), '..', 'reports')
   return {
@@ -247,9 +255,9 @@ function contextOf(session: Session, parsed: ParsedCli<NonNullable<(typeof cli)[
     startedAt: session.now().toISOString(),
     preflight: {},
     regenerate: regenerate.contextOf(session, { ...flagDefaults(regenerate.cli), ...shared, strategy: flags.strategy }),
-    restart: restart.contextOf(session, { ...flagDefaults(restart.cli), ...shared, recreateBarePods: flags.recreateBarePods }),
+    restart: restart.contextOf(session, { ...flagDefaults(restart.cli), backupDir: shared.backupDir, timeout: shared.timeout, recreateBarePods: flags.recreateBarePods }),
     calico: calico.contextOf(session, { ...flagDefaults(calico.cli), ...shared }, { mode }),
-    verify: verify.contextOfSession(session, { ...flagDefaults(verify.cli), all: true }, io),
+    verify: verify.contextOfSession(session, { ...flagDefaults(verify.cli), all: true, keyFile: flags.keyFile }, io),
     needsPerson: [],
     restore: [],
   }

@@ -3,9 +3,9 @@
 // against the cluster's current keys (or --key-file, offline), asks the API
 // server (TokenReview, the classic bearer GET, SelfSubjectReview), and gives
 // every token a status and a reason that ends with the fix.
-import { readFile } from 'node:fs/promises'
 import type { Session } from '../lib/cli/session.ts'
 import { readTokenFile } from '../lib/cli/inputs.ts'
+import { KEY_FILE_FLAG, keyCommands, loadVerificationKeys } from '../lib/cli/keys.ts'
 import { defineCli, loadKubeConfig, namespaceScope, runbookMain, runMain, type MainIO, type ParsedCli, type Main } from '../lib/cli/index.ts'
 import { mapLimit } from '../lib/concurrency.ts'
 import { kubectlCommand, type Runbook } from '../lib/engine/index.ts'
@@ -27,7 +27,7 @@ import {
 } from '../lib/kube/token-secrets.ts'
 import type { Redactor } from '../lib/redact.ts'
 import { normalizeToken } from '../lib/token/decode.ts'
-import { keysFromJwks, loadPublicKeysFromPem, type VerificationKey } from '../lib/token/keys.ts'
+import { describeKeys, type VerificationKey } from '../lib/token/keys.ts'
 import { TokenStatus } from '../lib/token/status.ts'
 import { renderInspections } from '../lib/report/tokens.ts'
 
@@ -39,13 +39,7 @@ export const cli = defineCli({
     { name: 'token-file', type: 'string', valueName: 'path|-', description: 'Read the token from a file, or from stdin with -.' },
     { name: 'secret', type: 'string[]', valueName: 'namespace/name', description: 'Check the token of this service-account token Secret (repeatable).' },
     { name: 'all', type: 'boolean', description: 'Check every service-account token Secret in scope (-n, -A, -l).' },
-    {
-      name: 'key-file',
-      type: 'string[]',
-      valueName: 'pem',
-      description:
-        "Verify signatures with these public keys (repeatable, like kube-apiserver's --service-account-key-file) instead of /openid/v1/jwks. With --token/--token-file only, nothing contacts a cluster.",
-    },
+    { ...KEY_FILE_FLAG, description: `${KEY_FILE_FLAG.description} With --token/--token-file only, nothing contacts a cluster.` },
     { name: 'offline', type: 'boolean', description: 'Never contact the cluster: signature and times only (needs --key-file).' },
   ],
   examples: [
@@ -87,18 +81,14 @@ export const runbook: Runbook<Ctx> = {
       title: 'Load the verification keys',
       description: "Reads the public keys the API server verifies tokens with, so each token's signature and key ID can be checked offline.",
       readOnly: true,
-      kubectl: (ctx) =>
-        ctx.flags.keyFile.length > 0 ? ctx.flags.keyFile.map((f) => `openssl pkey -pubin -in ${f} -noout -text`) : [kubectlCommand('get', '--raw', '/openid/v1/jwks')],
+      kubectl: (ctx) => keyCommands(ctx.flags.keyFile, kubectlCommand),
       check: async (ctx) => {
-        if (ctx.flags.keyFile.length > 0) {
-          ctx.keys = (await Promise.all(ctx.flags.keyFile.map(async (f) => loadPublicKeysFromPem(await readKeyFile(f), f)))).flat()
-          ctx.keySource = ctx.flags.keyFile.join(', ')
-        } else if (ctx.kube) {
-          ctx.keys = keysFromJwks(await api(ctx.kube.kc, () => fetchJwks(ctx.kube!)))
-          ctx.keySource = '/openid/v1/jwks'
-        }
-        const kids = (ctx.keys ?? []).map((k) => k.kid)
-        return { needed: false, summary: `${kids.length} key(s) from ${ctx.keySource ?? 'nowhere'}: ${kids.join(', ') || '-'}`, details: { kids } }
+        const kube = ctx.kube
+        const set = await loadVerificationKeys(ctx.flags.keyFile, kube && (() => api(kube.kc, () => fetchJwks(kube))), { mustMatchCluster: false })
+        if (!set) return { needed: false, summary: 'no keys: offline without --key-file', details: { kids: [] } }
+        ctx.keys = set.keys
+        ctx.keySource = set.source
+        return { needed: false, summary: describeKeys(set), details: { kids: set.keys.map((k) => k.kid) } }
       },
     },
     {
@@ -208,16 +198,6 @@ function countStatuses(results: TokenInspection[]): string {
   for (const r of results) counts.set(r.status, (counts.get(r.status) ?? 0) + 1)
   return [...counts].map(([status, n]) => `${n} ${status}`).join(', ') || 'no tokens'
 }
-
-
-async function readKeyFile(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8')
-  } catch (err) {
-    throw new UsageError(`cannot read --key-file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}; check the path`)
-  }
-}
-
 
 function validateInputs(flags: Flags): void {
   const given = [flags.token !== undefined, flags.tokenFile !== undefined, flags.secret.length > 0, flags.all].filter(Boolean).length

@@ -1,10 +1,11 @@
 // Reading what the operator hands over as a file or on stdin (--token-file,
 // --token-file -), with a size cap applied while reading: a token is a few
 // KiB, and `--token-file /dev/zero` or a runaway pipe must cost 64 KiB of
-// memory, not all of it.
-import { open } from 'node:fs/promises'
+// memory, not all of it. Also the --key-file loader (PEM or JWKS) the runbooks share.
+import { open, readFile } from 'node:fs/promises'
 import { UsageError } from '../errors.ts'
 import { MAX_TOKEN_BYTES } from '../token/decode.ts'
+import { keysFromJwks, loadPublicKeysFromPem, type VerificationKey } from '../token/keys.ts'
 
 /** The default cap: the largest token decodeToken accepts. */
 export const DEFAULT_INPUT_LIMIT = MAX_TOKEN_BYTES
@@ -80,4 +81,26 @@ export async function readTokenFile(path: string, stdin: AsyncIterable<unknown>)
   const raw = await readCapped(path, DEFAULT_INPUT_LIMIT, { stdin, name: `--token-file ${path}` })
   if (raw.trim() === '') throw new UsageError(`--token-file ${path} is empty: write the token into it`)
   return raw
+}
+
+/** The text of a --key-file, or a UsageError naming the path and the error code. */
+export async function readKeyFile(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8')
+  } catch (err) {
+    throw new UsageError(`cannot read --key-file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}; check the path`)
+  }
+}
+
+/** The keys of a --key-file: PEM public keys (as --service-account-key-file), or a JWKS document as /openid/v1/jwks serves it. */
+export async function loadKeyFile(path: string): Promise<VerificationKey[]> {
+  const content = await readKeyFile(path)
+  if (content.trimStart().startsWith('{')) {
+    try {
+      return keysFromJwks(JSON.parse(content) as unknown, path)
+    } catch (err) {
+      throw new UsageError(`--key-file ${path} looks like JSON but is not a JWKS (${err instanceof Error ? err.message : String(err)}); save it with kubectl get --raw /openid/v1/jwks`)
+    }
+  }
+  return loadPublicKeysFromPem(content, path)
 }

@@ -50,7 +50,7 @@ export function explainApiError(err: unknown, kc: KubeConfig): Error {
 }
 
 function fixFor(status: number): string {
-  if (status === 403) return 'grant the missing RBAC permission to your user, then rerun (`kubectl auth can-i --list` shows yours)'
+  if (status === 403) return 'grant the missing RBAC permission to your user, then rerun (deploy/rbac.yaml lists every permission the runbooks use; `kubectl auth can-i --list` shows yours)'
   if (status === 429) return 'the API server is throttling; rerun in a moment'
   if (status >= 500) return 'the control plane is failing; rerun when `kubectl get --raw /readyz` answers ok'
   return 'rerun with KTR_DEBUG=1 for details'

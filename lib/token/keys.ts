@@ -16,6 +16,21 @@ export interface VerificationKey {
 
 export const DEFAULT_JWKS_SOURCE = '/openid/v1/jwks'
 
+/** A run's verification keys and where they came from (loaded by lib/cli/keys.ts). */
+export interface KeySet {
+  readonly keys: VerificationKey[]
+  /** "/openid/v1/jwks" or the files, for summaries. */
+  readonly source: string
+  /** Set when key files were given and could not be compared with the cluster's keys. */
+  readonly note?: string
+}
+
+/** "2 key(s) from /openid/v1/jwks: kid-a, kid-b". */
+export function describeKeys(set: KeySet): string {
+  const kids = set.keys.map((k) => k.kid)
+  return `${kids.length} key(s) from ${set.source}: ${kids.join(', ') || '-'}${set.note ? ` (${set.note})` : ''}`
+}
+
 /**
  * The key ID Kubernetes gives a key: base64url(SHA-256(DER SubjectPublicKeyInfo)),
  * as keyIDFromPublicKey in k8s.io/kubernetes pkg/serviceaccount/jwt.go. This is

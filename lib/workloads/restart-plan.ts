@@ -10,17 +10,20 @@
 //    their next run gets a fresh token.
 // Pure and deterministic: sorted by namespace, kind, name; the caller does the
 // restarting.
-import type { V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node'
+import type { V1Pod, V1PodDisruptionBudget, V1PodTemplateSpec } from '@kubernetes/client-node'
 import { kubectlCommand, shellQuote } from '../engine/kubectl.ts'
 import { DependencyKind, type DependencyReason, type DependentPod } from './dependents.ts'
-import { compareStrings, keyOf, namespaceOf, objectKey } from './keys.ts'
+import { compareStrings, keyOf, namespaceOf, objectKey, timeOf } from './keys.ts'
 import { OwnerKind, ownerDisplayKind, ownerLabel, resolveOwner, UpdateStrategy, type OwnerIndex, type OwnerRef } from './owners.ts'
 import { withRenamedSecrets } from './references.ts'
+import { RESTARTED_AT_ANNOTATION, templateRestartedSince } from './restarted-at.ts'
 import { selectorMatches } from './selectors.ts'
 
 export const RestartAction = {
   /** Patch the owner's pod template (kubectl.kubernetes.io/restartedAt): its controller replaces every pod. */
   rolloutRestart: 'rollout-restart',
+  /** The owner was already restarted after the regeneration (an interrupted run): wait for that rollout, do not restart again. */
+  waitRollout: 'wait-rollout',
   /** Evict each pod (Eviction API, honours PDBs); its controller creates a replacement. */
   evict: 'evict',
   /** A bare pod, deleted and created again from its spec (--recreate-bare-pods). */
@@ -64,11 +67,15 @@ export interface RestartItem {
   readonly pdbMayBlock: boolean
   /** recreate only: the pod to create in place of the old one. */
   readonly recreate?: V1Pod
+  /** wait-rollout only: the restart already on the owner's template (kubectl.kubernetes.io/restartedAt), which is waited for. */
+  readonly restartedAt?: string
 }
 
 export interface PlanCounts {
   /** Workloads restarted through a rollout. */
   readonly rolloutRestart: number
+  /** Workloads already restarted after the regeneration, whose rollout is waited for. */
+  readonly rolloutWait: number
   /** Pods to evict. */
   readonly evict: number
   /** Bare pods to re-create. */
@@ -99,6 +106,64 @@ export interface PlanContext {
   readonly renamedSecrets?: ReadonlyMap<string, string>
   /** Connection flags for the printed commands (see connectionArgs). */
   readonly kubectlArgs?: readonly string[]
+  /**
+   * `namespace/name` of each regenerated Secret → its regenerated-at (ISO).
+   * With it, a workload whose template was already restarted after every
+   * regeneration its pods depend on is waited for, not restarted again.
+   */
+  readonly regeneratedAt?: ReadonlyMap<string, string | undefined>
+}
+
+/** The owner's pod template, when the index has the owner (Deployment, StatefulSet, DaemonSet). */
+function templateOf(owner: OwnerRef, owners: OwnerIndex): V1PodTemplateSpec | undefined {
+  const key = objectKey(owner.namespace, owner.name)
+  switch (owner.kind) {
+    case OwnerKind.Deployment:
+      return owners.deployments.get(key)?.spec?.template
+    case OwnerKind.StatefulSet:
+      return owners.statefulSets.get(key)?.spec?.template
+    case OwnerKind.DaemonSet:
+      return owners.daemonSets.get(key)?.spec?.template
+    default:
+      return undefined
+  }
+}
+
+/**
+ * The time from which a pod that depends for `reason` holds a good token:
+ * the Secret's regenerated-at, or --bound-before. Undefined when no restart
+ * can be dated against it (a renamed or missing Secret, a Secret without the
+ * annotation): only a fresh restart settles those.
+ */
+function cutoffOf(reason: DependencyReason, regeneratedAt: ReadonlyMap<string, string | undefined>): number | undefined {
+  switch (reason.kind) {
+    case DependencyKind.referencesSecret:
+      return reason.renamedTo === undefined ? timeOf(regeneratedAt.get(reason.reference.key)) : undefined
+    case DependencyKind.boundTokenBefore:
+      return timeOf(reason.boundBefore)
+    case DependencyKind.missingSecret:
+      return undefined
+  }
+}
+
+/**
+ * The restart already under way for these dependents, if any: the template's
+ * kubectl.kubernetes.io/restartedAt when it is at or after every time the
+ * pods' reasons need (each Secret's regenerated-at, --bound-before). Then the
+ * pods the controller creates read the new token, and a second restart would
+ * only replace healthy new pods again (issue 15, item 5). Undefined: restart.
+ */
+export function restartInProgress(
+  template: V1PodTemplateSpec | undefined,
+  dependents: readonly DependentPod[],
+  regeneratedAt: ReadonlyMap<string, string | undefined>,
+): string | undefined {
+  const annotated = template?.metadata?.annotations?.[RESTARTED_AT_ANNOTATION]
+  if (annotated === undefined || dependents.length === 0) return undefined
+  const cutoffs = dependents.flatMap((dependent) => dependent.reasons.map((reason) => cutoffOf(reason, regeneratedAt)))
+  if (cutoffs.length === 0 || cutoffs.some((cutoff) => cutoff === undefined)) return undefined
+  const latest = Math.max(...(cutoffs as number[]))
+  return templateRestartedSince(template, new Date(latest)) ? annotated : undefined
 }
 
 /** Metadata kept when a bare pod is re-created; everything else is the server's or the old pod's identity. */
@@ -280,6 +345,8 @@ function commandsFor(action: RestartAction, group: Group, kubectlArgs: readonly 
   switch (action) {
     case RestartAction.rolloutRestart:
       return [kubectlCommand(...kubectlArgs, 'rollout', 'restart', resourceOf(owner), '-n', owner.namespace)]
+    case RestartAction.waitRollout:
+      return [kubectlCommand(...kubectlArgs, 'rollout', 'status', resourceOf(owner), '-n', owner.namespace)]
     case RestartAction.evict:
       return group.pods.map(({ dependent }) => evictionCommand(dependent.pod.namespace, dependent.pod.name, kubectlArgs))
     case RestartAction.recreate: {
@@ -335,8 +402,19 @@ export function planRestarts(dependents: readonly DependentPod[], context: PlanC
   const budgets = pdbsByNamespace(context.pdbs ?? [])
   for (const group of groups.values()) {
     group.pods.sort((a, b) => compareStrings(a.dependent.pod.name, b.dependent.pod.name) || compareStrings(a.dependent.pod.uid, b.dependent.pod.uid))
-    const { action, notes } = decide(group.owner, context.recreateBarePods === true)
-    const withBudgets = action === RestartAction.evict || action === RestartAction.rolloutRestart
+    const decided = decide(group.owner, context.recreateBarePods === true)
+    const inProgress =
+      decided.action === RestartAction.rolloutRestart && context.regeneratedAt
+        ? restartInProgress(templateOf(group.owner, context.owners), group.pods.map(({ dependent }) => dependent), context.regeneratedAt)
+        : undefined
+    const { action, notes } =
+      inProgress === undefined
+        ? decided
+        : {
+            action: RestartAction.waitRollout,
+            notes: [`${ownerDisplayKind(group.owner)} ${group.owner.namespace}/${group.owner.name} was already restarted at ${inProgress}, after the regeneration: waiting for that rollout, not restarting it again`],
+          }
+    const withBudgets = action === RestartAction.evict || action === RestartAction.rolloutRestart || action === RestartAction.waitRollout
     const { matches, perPod } = withBudgets ? matchPdbs(group, budgets) : { matches: [], perPod: new Map<string, string[]>() }
     const budget = pdbNotes(action, matches, perPod)
     const first = group.pods[0]
@@ -355,6 +433,7 @@ export function planRestarts(dependents: readonly DependentPod[], context: PlanC
       pdbs: matches,
       pdbMayBlock: budget.warnings.length > 0,
       ...(recreate ? { recreate } : {}),
+      ...(inProgress === undefined ? {} : { restartedAt: inProgress }),
     })
   }
   items.sort(compareItems)
@@ -368,6 +447,7 @@ function countPlan(items: readonly RestartItem[]): PlanCounts {
   const ownersOf = (action: RestartAction): number => items.filter((item) => item.action === action).length
   return {
     rolloutRestart: ownersOf(RestartAction.rolloutRestart),
+    rolloutWait: ownersOf(RestartAction.waitRollout),
     evict: podsOf(RestartAction.evict),
     recreate: podsOf(RestartAction.recreate),
     refuse: podsOf(RestartAction.refuse),
@@ -384,6 +464,7 @@ function count(n: number, one: string, many: string, tail: string): string {
 export function summarizePlan(counts: PlanCounts): string {
   const parts = [
     counts.rolloutRestart > 0 ? count(counts.rolloutRestart, 'workload', 'workloads', 'to restart') : '',
+    counts.rolloutWait > 0 ? count(counts.rolloutWait, 'rollout', 'rollouts', 'already restarted, to wait for') : '',
     counts.evict > 0 ? count(counts.evict, 'pod', 'pods', 'to evict') : '',
     counts.recreate > 0 ? count(counts.recreate, 'bare pod', 'bare pods', 'to re-create') : '',
     counts.refuse > 0 ? count(counts.refuse, 'bare pod', 'bare pods', 'refused') : '',

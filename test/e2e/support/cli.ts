@@ -1,6 +1,6 @@
 // Runs a runbook the way an operator does: the executable file itself, as a
 // subprocess, with no terminal (stdin closed) unless input is given.
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 
 export interface CliResult {
@@ -64,6 +64,26 @@ export function runRunbook(name: string, args: readonly string[], opts: RunOptio
     })
     child.stdin.end(opts.input ?? '')
   })
+}
+
+/**
+ * A started runbook's output so far (`seen`), and its result once it exits
+ * (`done`); killed with SIGKILL after `timeoutMs`. For tests that act while it
+ * runs: send signals, wait for a line.
+ */
+export function watchOutput(child: ChildProcess, timeoutMs = 170_000): { seen: () => CliResult; done: Promise<CliResult> } {
+  const out = { code: null as number | null, stdout: '', stderr: '' }
+  child.stdout?.on('data', (d: Buffer) => (out.stdout += d.toString()))
+  child.stderr?.on('data', (d: Buffer) => (out.stderr += d.toString()))
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+  const done = new Promise<CliResult>((resolve, reject) => {
+    child.on('error', reject)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      resolve({ ...out, code })
+    })
+  })
+  return { seen: () => out, done }
 }
 
 /** The JSON document a runbook printed with -o json. */

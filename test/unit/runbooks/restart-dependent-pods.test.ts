@@ -53,6 +53,7 @@ describe('summarizeResults', () => {
     [[], 'nothing restarted'],
     [[result('restarted', 2), result('restarted', 1)], '2 workloads restarted (3 pods replaced)'],
     [[result('restarted'), result('refused')], '1 workload restarted (1 pod replaced), 1 bare pod refused: rerun with --recreate-bare-pods'],
+    [[result('restarted'), result('waited', 2)], '1 workload restarted (1 pod replaced), 1 rollout already restarted and waited for (2 pods replaced)'],
     [[result('evicted', 3), result('recreated'), result('failed')], '3 pods evicted, 1 bare pod re-created, 1 failed'],
     [[result('skipped'), result('reported'), result('reported')], '1 static pod skipped, 2 jobs reported (next run gets the new token)'],
   ])('%#: %s', (results, line) => {

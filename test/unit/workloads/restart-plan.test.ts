@@ -8,6 +8,7 @@ import {
   evictionCommand,
   planRestarts,
   recreatedPodSpec,
+  restartInProgress,
   renderPlanText,
   summarizePlan,
   type PlanContext,
@@ -416,7 +417,7 @@ describe('the whole plan: counts, summary and order', () => {
   const result = plan(pods, objects)
 
   it('counts workloads for rollouts and jobs, pods for the rest', () => {
-    expect(result.counts).toEqual({ rolloutRestart: 9, evict: 2, recreate: 0, refuse: 1, skip: 1, report: 1 })
+    expect(result.counts).toEqual({ rolloutRestart: 9, rolloutWait: 0, evict: 2, recreate: 0, refuse: 1, skip: 1, report: 1 })
     expect(result.summary).toBe('9 workloads to restart, 2 pods to evict, 1 bare pod refused, 1 static pod skipped, 1 job reported')
   })
 
@@ -481,14 +482,90 @@ describe('the whole plan: counts, summary and order', () => {
 })
 
 describe('summarizePlan', () => {
-  const zero: PlanCounts = { rolloutRestart: 0, evict: 0, recreate: 0, refuse: 0, skip: 0, report: 0 }
+  const zero: PlanCounts = { rolloutRestart: 0, rolloutWait: 0, evict: 0, recreate: 0, refuse: 0, skip: 0, report: 0 }
   it.each<[Partial<PlanCounts>, string]>([
     [{}, 'nothing to restart: no pod depends on a changed token'],
     [{ rolloutRestart: 1 }, '1 workload to restart'],
+    [{ rolloutWait: 1 }, '1 rollout already restarted, to wait for'],
     [{ evict: 1, refuse: 2 }, '1 pod to evict, 2 bare pods refused'],
     [{ recreate: 2, skip: 2, report: 3 }, '2 bare pods to re-create, 2 static pods skipped, 3 jobs reported'],
     [{ rolloutRestart: 2, evict: 3, recreate: 1, refuse: 1, skip: 1, report: 1 }, '2 workloads to restart, 3 pods to evict, 1 bare pod to re-create, 1 bare pod refused, 1 static pod skipped, 1 job reported'],
   ])('%j → %s', (counts, expected) => {
     expect(summarizePlan({ ...zero, ...counts })).toBe(expected)
+  })
+})
+
+describe('a workload already restarted after the regeneration is waited for, not restarted again (issue 15, item 5)', () => {
+  const REGENERATED = '2026-11-30T10:00:00.500Z'
+  const regeneratedAt = new Map([[`default/${TOKEN}`, REGENERATED]])
+  const oldPod = () => dependentPod('web-7d9f-abcde', { owner: ownerRef('ReplicaSet', 'web-7d9f') })
+  const planWith = (restartedAt: string | undefined, context: Partial<PlanContext> = { regeneratedAt }) =>
+    plan([oldPod()], { replicaSets: [rsOf('web')], deployments: [makeDeployment('web', restartedAt ? { restartedAt } : {})] }, context)
+
+  it('plans wait-rollout when the template was restarted after the regeneration', () => {
+    const result = planWith('2026-11-30T10:00:07Z')
+    expect(result.items).toHaveLength(1)
+    const [item] = result.items
+    expect(item?.action).toBe('wait-rollout')
+    expect(item?.restartedAt).toBe('2026-11-30T10:00:07Z')
+    expect(item?.kubectl).toEqual(['kubectl rollout status deployment/web -n default'])
+    expect(item?.notes.join('\n')).toContain('already restarted at 2026-11-30T10:00:07Z, after the regeneration')
+    expect(result.counts).toMatchObject({ rolloutRestart: 0, rolloutWait: 1 })
+    expect(result.summary).toBe('1 rollout already restarted, to wait for')
+  })
+
+  it('counts a restart in the same second as the regeneration (the annotation has whole seconds)', () => {
+    expect(planWith('2026-11-30T10:00:00Z').items[0]?.action).toBe('wait-rollout')
+  })
+
+  it.each<[string, string | undefined, Partial<PlanContext>]>([
+    ['no restartedAt on the template', undefined, { regeneratedAt }],
+    ['a restart from before the regeneration', '2026-11-30T09:59:59Z', { regeneratedAt }],
+    ['no regenerated-at known for the Secret', '2026-11-30T10:00:07Z', { regeneratedAt: new Map([[`default/${TOKEN}`, undefined]]) }],
+    ['no regenerated-at map at all', '2026-11-30T10:00:07Z', {}],
+  ])('restarts when there is %s', (_what, restartedAt, context) => {
+    const item = planWith(restartedAt, context).items[0]
+    expect(item?.action).toBe('rollout-restart')
+    expect(item?.restartedAt).toBeUndefined()
+    expect(item?.kubectl).toEqual(['kubectl rollout restart deployment/web -n default'])
+  })
+
+  it('restarts when one of the Secrets was regenerated after the restart', () => {
+    const other = 'other-token'
+    const pod = makePod('web-7d9f-abcde', { owner: ownerRef('ReplicaSet', 'web-7d9f'), volumes: [secretVolume('token', TOKEN), secretVolume('other', other)] })
+    const dependents = findDependentPods({ pods: [pod], targetSecrets: new Set([`default/${TOKEN}`, `default/${other}`]) })
+    const owners = buildOwnerIndex({ replicaSets: [rsOf('web')], deployments: [makeDeployment('web', { restartedAt: '2026-11-30T10:00:07Z' })] })
+    const late = new Map([
+      [`default/${TOKEN}`, REGENERATED],
+      [`default/${other}`, '2026-11-30T10:05:00Z'],
+    ])
+    expect(planRestarts(dependents, { pods: [pod], owners, regeneratedAt: late }).items[0]?.action).toBe('rollout-restart')
+    expect(planRestarts(dependents, { pods: [pod], owners, regeneratedAt: new Map([...late, [`default/${other}`, REGENERATED]]) }).items[0]?.action).toBe('wait-rollout')
+  })
+
+  it('applies to StatefulSets and DaemonSets too, not to evictions', () => {
+    const sts = makeStatefulSet('db', { restartedAt: '2026-11-30T10:00:07Z' })
+    const ds = makeDaemonSet('agent', { restartedAt: '2026-11-30T10:00:07Z' })
+    const onDelete = makeStatefulSet('old', { strategy: 'OnDelete', restartedAt: '2026-11-30T10:00:07Z' })
+    const pods = [
+      dependentPod('db-0', { owner: ownerRef('StatefulSet', 'db') }),
+      dependentPod('agent-x', { owner: ownerRef('DaemonSet', 'agent') }),
+      dependentPod('old-0', { owner: ownerRef('StatefulSet', 'old') }),
+    ]
+    const result = plan(pods, { statefulSets: [sts, onDelete], daemonSets: [ds] }, { regeneratedAt })
+    expect(result.items.map((item) => [item.owner.name, item.action])).toEqual([
+      ['agent', 'wait-rollout'],
+      ['db', 'wait-rollout'],
+      ['old', 'evict'],
+    ])
+  })
+
+  it('restartInProgress: bound tokens date against --bound-before; a missing Secret never waits', () => {
+    const template = makeDeployment('web', { restartedAt: '2026-11-30T10:00:07Z' }).spec?.template
+    const bound = [{ pod: { namespace: 'default', name: 'p', uid: 'u' }, reasons: [{ kind: 'bound-token-before' as const, volume: 'kube-api-access-x', startedAt: '2026-11-30T09:00:00Z', boundBefore: '2026-11-30T10:00:05Z' }] }]
+    expect(restartInProgress(template, bound, new Map())).toBe('2026-11-30T10:00:07Z')
+    const missing = [{ pod: { namespace: 'default', name: 'p', uid: 'u' }, reasons: [{ kind: 'missing-secret' as const, secret: 'default/gone', source: 'lookup' as const }] }]
+    expect(restartInProgress(template, missing, new Map())).toBeUndefined()
+    expect(restartInProgress(template, [], regeneratedAt)).toBeUndefined()
   })
 })
