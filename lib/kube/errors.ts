@@ -3,6 +3,7 @@
 import type { KubeConfig } from '@kubernetes/client-node'
 import { DomainError } from '../errors.ts'
 import { statusOf } from './clients.ts'
+import { transientReason } from './retry.ts'
 
 const unreachableCodes = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET', 'EAI_AGAIN'])
 
@@ -23,6 +24,15 @@ export function explainApiError(err: unknown, kc: KubeConfig): Error {
     )
   }
   const status = statusOf(err)
+  // A connection that broke under a request (a graceful shutdown's HTTP/2
+  // GOAWAY, a reset): the retry layer already tried again where that was safe.
+  const dropped = status === undefined && !(err instanceof DomainError) ? transientReason(err) : undefined
+  if (dropped) {
+    return new DomainError(
+      `the API server ${server} (context ${context}) dropped the connection (${dropped}: ${innermostMessage(err)}); it is restarting or overloaded: rerun when \`kubectl get --raw /readyz\` answers ok`,
+      { cause: err },
+    )
+  }
   if (status === 401) {
     return new DomainError(
       `the API server ${server} rejected your credentials (401); refresh the kubeconfig's credentials for context ${context}`,
@@ -56,6 +66,15 @@ function statusMessage(err: unknown): string {
     message = undefined
   }
   return typeof message === 'string' && message ? message.replace(/\s+/g, ' ').slice(0, 300) : 'no Status message'
+}
+
+/** The message of the deepest cause: `fetch failed` says less than what made it fail. */
+function innermostMessage(err: unknown): string {
+  let message = err instanceof Error ? err.message : String(err)
+  for (let e: unknown = (err as { cause?: unknown }).cause, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof Error && e.message) message = e.message
+  }
+  return oneLine(message)
 }
 
 function networkCode(err: unknown): string | undefined {
@@ -98,10 +117,13 @@ export function statusBodyOf(err: unknown): StatusBody | undefined {
 /**
  * Why the API server refused a write, for the three refusals a runbook must
  * tell apart (all may come as 422):
- *  - `test-failed`: a JSON-patch `test` guard did not match (the apiserver
- *    wraps json-patch's "testing value /x failed" or "test operation does not
- *    apply: is missing path"): someone else changed the object, which is not
- *    a failure of ours;
+ *  - `test-failed`: a JSON-patch `test` guard did not match: someone else
+ *    changed the object, which is not a failure of ours. kube-apiserver
+ *    (1.36 seen) drops json-patch's own words ("testing value /x failed")
+ *    and answers only its generic 422 sentence with no causes (PATCH_NOT_APPLIED);
+ *    our JSON patches put their `test` first and only add where the parent
+ *    exists, so for them that answer means the guard failed. Causes that
+ *    carry json-patch's words are read too;
  *  - `immutable`: the object has `immutable: true` ("field is immutable when
  *    `immutable` is set");
  *  - `admission`: a ValidatingAdmissionPolicy or an admission webhook denied
@@ -109,6 +131,9 @@ export function statusBodyOf(err: unknown): StatusBody | undefined {
  *  - `invalid`: any other 422.
  * Undefined for anything that is none of these.
  */
+/** kube-apiserver's whole answer to a JSON patch that does not apply (apimachinery's NewGenericServerResponse for 422). */
+const PATCH_NOT_APPLIED = 'the server rejected our request due to an error in our request'
+
 export type Refusal = { kind: 'test-failed' | 'immutable' | 'admission' | 'invalid'; message: string }
 
 export function refusalOf(err: unknown): Refusal | undefined {
@@ -121,6 +146,7 @@ export function refusalOf(err: unknown): Refusal | undefined {
   if (status !== 422) return undefined
   if (any(/field is immutable when `?immutable`? is set/i)) return { kind: 'immutable', message: oneLine(message) }
   if (any(/testing value .* failed|test operation does not apply|\btest failed\b/i)) return { kind: 'test-failed', message: oneLine(texts.filter(Boolean).join(': ')) }
+  if (message === PATCH_NOT_APPLIED && texts.slice(1).every((t) => !t)) return { kind: 'test-failed', message: `${PATCH_NOT_APPLIED} (a JSON patch that did not apply: its \`test\` guard found another value)` }
   return { kind: 'invalid', message: oneLine(message || 'the API server rejected the request as invalid (422)') }
 }
 

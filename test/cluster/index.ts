@@ -9,7 +9,7 @@ import { attachLocalCluster, startLocalCluster, stopLocalCluster } from './local
 import type { RealNodeInfo } from './real-node.ts'
 import type { ClusterHandle, ProviderName } from './types.ts'
 
-export type { ClusterHandle, ProviderName, RotateOptions } from './types.ts'
+export type { ClusterHandle, ControlPlaneComponent, FaultControls, ProviderName, RotateOptions } from './types.ts'
 export type { RealNodeInfo } from './real-node.ts'
 
 /** What a test process needs to attach to the cluster global setup started. */

@@ -6,14 +6,14 @@
 // service-account key, or stop it.
 import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { request } from 'node:https'
 import { request as httpRequest } from 'node:http'
 import { dirname, join } from 'node:path'
 import * as k8s from '@kubernetes/client-node'
 import { binaryCacheDir, ensureBinaries, type Binaries, type BinaryName } from './binaries.ts'
 import { createPki, createServiceAccountKey, issueNodeCert, type ClusterPki, type ServiceAccountKey } from './pki.ts'
-import { freePort, isRunning, killNow, startProcess, stopProcess, waitUntil } from './processes.ts'
+import { freePort, isRunning, isSuspended, killNow, resumeProcess, startProcess, stopProcess, suspendProcess, waitUntil } from './processes.ts'
 import {
   REAL_NODE_NAME,
   cleanupNode,
@@ -28,7 +28,7 @@ import {
   writeNodeConfigs,
   type RealNodeInfo,
 } from './real-node.ts'
-import type { ClusterHandle, RotateOptions } from './types.ts'
+import type { ClusterHandle, ControlPlaneComponent, FaultControls, RotateOptions } from './types.ts'
 import { versions } from './versions.ts'
 
 type Component = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kwok' | 'containerd' | 'kubelet'
@@ -71,15 +71,15 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<C
   const log = options.log ?? defaultLog
   const mode = realNodeMode()
   const existing = await readState(options.dir)
-  const dead = existing ? deadComponents(existing) : []
+  const broken = existing ? brokenComponents(existing) : []
   const nodeChoiceChanged = existing && mode !== 'auto' && (existing.realNode.status === 'up') !== (mode === 'on')
-  if (existing && dead.length === 0 && !nodeChoiceChanged && (await apiserverReady(existing))) {
+  if (existing && broken.length === 0 && !nodeChoiceChanged && (await apiserverReady(existing))) {
     log(`reusing the cluster running in ${options.dir}`)
     reportRealNode(existing, log)
     return handleFor(existing, log)
   }
   if (existing) {
-    const why = dead.length ? `${dead.join(', ')} exited` : nodeChoiceChanged ? `KTR_REAL_NODE=${process.env.KTR_REAL_NODE} asks otherwise` : 'not healthy'
+    const why = broken.length ? `broken (${broken.map((b) => b.problem).join(', ')})` : nodeChoiceChanged ? `KTR_REAL_NODE=${process.env.KTR_REAL_NODE} asks otherwise` : 'not healthy'
     log(`the cluster in ${options.dir} is ${why}: stopping what is left of it and starting afresh`)
     await stopComponents(existing)
   }
@@ -172,11 +172,20 @@ function reportRealNode(state: LocalState, log: (line: string) => void): void {
   else log(`no real node: ${state.realNode.reason}; kwok nodes only, real-node tests not run`)
 }
 
-/** Components recorded as started whose process is gone. */
-function deadComponents(state: LocalState): Component[] {
-  return components.filter((c) => {
-    const pid = state.pids[c]
-    return pid !== undefined && !isRunning(pid, binaryPath(state, c))
+/**
+ * Components of a running cluster that do not work: exited (a crash),
+ * stopped (no process: a fault test or `make cluster-down`), or suspended
+ * (SIGSTOP, left by a fault test that did not resume it). The real node's
+ * components count only when the cluster has one.
+ */
+function brokenComponents(state: LocalState): Array<{ component: Component; problem: string }> {
+  const expected = components.filter((c) => !nodeComponents.includes(c) || state.realNode.status === 'up')
+  return expected.flatMap((component) => {
+    const pid = state.pids[component]
+    if (pid === undefined) return [{ component, problem: `${component} is not running` }]
+    if (!isRunning(pid, binaryPath(state, component))) return [{ component, problem: `${component} exited` }]
+    if (isSuspended(pid)) return [{ component, problem: `${component} is suspended (SIGSTOP)` }]
+    return []
   })
 }
 
@@ -190,8 +199,10 @@ export async function attachLocalCluster(dir: string, log = defaultLog): Promise
   const state = await readState(dir)
   if (!state) throw new Error(`no local cluster in ${dir}: start one with \`make cluster-up\``)
   // A dead component fails every test after it by timeout; say which one, once, here.
-  const dead = deadComponents(state)
-  if (dead.length) throw new Error(`the local cluster in ${dir} is broken: ${dead.join(', ')} exited (${dead.map((c) => logHint(dir, c)).join(', ')})`)
+  const broken = brokenComponents(state)
+  if (broken.length) {
+    throw new Error(`the local cluster in ${dir} is broken: ${broken.map((b) => b.problem).join(', ')} (${broken.map((b) => logHint(dir, b.component)).join(', ')}); \`make cluster-up\` starts it afresh`)
+  }
   return handleFor(state, log)
 }
 
@@ -229,24 +240,65 @@ function removeAllPods(state: LocalState, timeout: number): void {
 }
 
 function handleFor(state: LocalState, log: (line: string) => void): ClusterHandle & { state: LocalState } {
+  // Another process may have changed the cluster since we attached: work from disk.
+  const withCurrent = async (act: (current: LocalState) => Promise<void>) => {
+    const current = (await readState(state.dir)) ?? state
+    await act(current)
+    Object.assign(state, current)
+  }
   return {
     provider: 'local',
     kubeconfigPath: adminKubeconfigPath(state.dir),
     dir: state.dir,
     realNode: state.realNode,
     state,
-    rotateServiceAccountKey: async (opts?: RotateOptions) => {
-      // Another process may have rotated since we attached: work from disk.
-      const current = (await readState(state.dir)) ?? state
-      await rotate(current, opts ?? {}, log)
-      Object.assign(state, current)
-    },
+    rotateServiceAccountKey: (opts?: RotateOptions) => withCurrent((current) => rotate(current, opts ?? {}, log)),
+    faults: faultControls(withCurrent, log),
     stop: async () => {
       const current = (await readState(state.dir)) ?? state
       await stopComponents(current)
       log(`stopped the cluster in ${state.dir} (logs kept in ${join(state.dir, 'logs')})`)
     },
   }
+}
+
+function faultControls(withCurrent: (act: (current: LocalState) => Promise<void>) => Promise<void>, log: (line: string) => void): FaultControls {
+  const stop = (component: ControlPlaneComponent) =>
+    withCurrent(async (s) => {
+      await stopComponent(s, component)
+      log(`fault: stopped ${component}`)
+    })
+  const startAgain = (component: ControlPlaneComponent) =>
+    withCurrent(async (s) => {
+      const pid = s.pids[component]
+      if (pid !== undefined && isRunning(pid, binaryPath(s, component))) throw new Error(`${component} is already running (pid ${pid})`)
+      await start(s, component, log)
+    })
+  return {
+    stop,
+    start: startAgain,
+    restart: async (component) => {
+      await stop(component)
+      await startAgain(component)
+    },
+    suspend: (component) =>
+      withCurrent(async (s) => {
+        suspendProcess(runningPid(s, component), binaryPath(s, component))
+        log(`fault: suspended ${component} (SIGSTOP of its process group)`)
+      }),
+    resume: (component) =>
+      withCurrent(async (s) => {
+        resumeProcess(runningPid(s, component), binaryPath(s, component))
+        await waitUntil(`${component} to become healthy after SIGCONT`, () => healthy(s, component), 60_000, logHint(s.dir, component))
+        log(`fault: resumed ${component}`)
+      }),
+  }
+}
+
+function runningPid(state: LocalState, component: Component): number {
+  const pid = state.pids[component]
+  if (pid === undefined || !isRunning(pid, binaryPath(state, component))) throw new Error(`${component} is not running in ${state.dir}`)
+  return pid
 }
 
 async function rotate(state: LocalState, { keepOld = false }: RotateOptions, log: (line: string) => void): Promise<void> {
@@ -551,11 +603,19 @@ async function waitForDefaultServiceAccount(s: LocalState): Promise<void> {
 
 async function readState(dir: string): Promise<LocalState | undefined> {
   if (!existsSync(statePath(dir))) return undefined
-  const state = JSON.parse(await readFile(statePath(dir), 'utf8')) as LocalState
+  let state: LocalState
+  try {
+    state = JSON.parse(await readFile(statePath(dir), 'utf8')) as LocalState
+  } catch (err) {
+    throw new Error(`the cluster state ${statePath(dir)} cannot be read (${err instanceof Error ? err.message : String(err)}): stop what runs from ${dir} by hand (\`pgrep -af ${dir}\`), then delete the file`, { cause: err })
+  }
   state.realNode ??= { status: 'off', reason: 'the cluster was started by a harness without real-node support' }
   return state
 }
 
+/** Whole or not at all: a harness killed while writing must not leave a truncated state, or nothing could find its processes again. */
 async function saveState(s: LocalState): Promise<void> {
-  await writeFile(statePath(s.dir), `${JSON.stringify(s, null, 2)}\n`, { mode: 0o600 })
+  const temp = `${statePath(s.dir)}.tmp-${process.pid}`
+  await writeFile(temp, `${JSON.stringify(s, null, 2)}\n`, { mode: 0o600 })
+  await rename(temp, statePath(s.dir))
 }

@@ -32,10 +32,33 @@ export function isRunning(pid: number, binary: string): boolean {
   }
 }
 
+/** Stopped by SIGSTOP (state T): alive, but running no code. */
+export function isSuspended(pid: number): boolean {
+  try {
+    return /^\d+ \(.*\) T/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))
+  } catch {
+    return false
+  }
+}
+
+/** SIGSTOP the process group: every process in it keeps its pid and sockets but runs nothing until resumed. */
+export function suspendProcess(pid: number, binary: string): void {
+  if (!isRunning(pid, binary)) throw new Error(`${binary} (pid ${pid}) is not running: nothing to suspend`)
+  signalGroup(pid, 'SIGSTOP')
+}
+
+/** SIGCONT the process group. */
+export function resumeProcess(pid: number, binary: string): void {
+  if (!isRunning(pid, binary)) throw new Error(`${binary} (pid ${pid}) is not running: nothing to resume`)
+  signalGroup(pid, 'SIGCONT')
+}
+
 /** SIGTERM the process group, then SIGKILL whatever is left after `graceMs`. */
 export async function stopProcess(pid: number, binary: string, graceMs = 10_000): Promise<void> {
   if (!isRunning(pid, binary)) return
   signalGroup(pid, 'SIGTERM')
+  // A suspended process only acts on the SIGTERM once it runs again.
+  signalGroup(pid, 'SIGCONT')
   const deadline = Date.now() + graceMs
   while (isRunning(pid, binary) && Date.now() < deadline) await sleep(100)
   if (isRunning(pid, binary)) signalGroup(pid, 'SIGKILL')

@@ -11,6 +11,34 @@ export interface RotateOptions {
   keepOld?: boolean
 }
 
+/** The components of the local control plane that fault tests can act on. */
+export type ControlPlaneComponent = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kwok'
+
+/**
+ * Fault injection for tests, on the local provider only (its processes are
+ * ours; a kind node's or an existing cluster's are not). Every call works
+ * from the cluster's state on disk, like rotateServiceAccountKey, and leaves
+ * the state true: a component left stopped or suspended makes the next
+ * `make cluster-up` start afresh and attach fail loudly, so a test that dies
+ * half-way cannot hand a crippled cluster to the tests after it.
+ */
+export interface FaultControls {
+  /** SIGTERM the component's process group (SIGKILL after 10 s); resolves once it is gone. */
+  stop(component: ControlPlaneComponent): Promise<void>
+  /** Starts a stopped component again, same flags and ports; resolves once it is healthy. */
+  start(component: ControlPlaneComponent): Promise<void>
+  /** stop, then start. */
+  restart(component: ControlPlaneComponent): Promise<void>
+  /**
+   * SIGSTOP the component's process group: not a graceful pause. The process
+   * keeps its pid, its sockets and its open watches, but runs no code, so it
+   * answers nothing and acts on nothing: a hung component, not a dead one.
+   */
+  suspend(component: ControlPlaneComponent): Promise<void>
+  /** SIGCONT the process group; resolves once the component is healthy again. */
+  resume(component: ControlPlaneComponent): Promise<void>
+}
+
 export interface ClusterHandle {
   readonly provider: ProviderName
   /** Admin kubeconfig (system:masters). */
@@ -25,6 +53,8 @@ export interface ClusterHandle {
    * serves the new key at /openid/v1/jwks and the controller manager is back.
    */
   rotateServiceAccountKey(opts?: RotateOptions): Promise<void>
+  /** Fault injection (local provider only); absent where the harness does not own the processes. */
+  readonly faults?: FaultControls
   /** Stop every process this handle started. Idempotent. */
   stop(): Promise<void>
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import * as k8s from '@kubernetes/client-node'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildScenario, deleteScenario, type Scenario } from '../demo/scenario.ts'
-import { createNamespace, createTokenSecret, deleteNamespace, tokenReview, useCluster, waitFor, type TestCluster } from './support/cluster.ts'
+import { createNamespace, createTokenSecret, deleteNamespace, podTemplateReading, tokenReview, useCluster, waitFor, type TestCluster } from './support/cluster.ts'
 import { jsonOf, runRunbook } from './support/cli.ts'
 
 interface RotationJson {
@@ -156,10 +156,7 @@ describe('rotate-tokens', () => {
           spec: {
             replicas: 2,
             selector: { matchLabels: { app: 'app' } },
-            template: {
-              metadata: { labels: { app: 'app' } },
-              spec: { containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10', env: [{ name: 'T', valueFrom: { secretKeyRef: { name: 'app-token', key: 'token' } } }] }] },
-            },
+            template: podTemplateReading('app', 'app-token'),
           },
         },
       })

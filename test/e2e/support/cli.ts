@@ -5,30 +5,62 @@ import { join } from 'node:path'
 
 export interface CliResult {
   code: number | null
+  /** The signal that ended the run (a test's `on.act` killed it), else null. */
+  signal?: NodeJS.Signals | null
   stdout: string
   stderr: string
+  /** With `on`: what `act` returned, once the stderr pattern was seen; undefined when it never was. */
+  acted?: Promise<unknown>
+}
+
+/** What a test can do to a run in progress. */
+export interface RunControl {
+  /** Sends `signal` to the run's whole process group. */
+  signal(signal: NodeJS.Signals): void
+}
+
+export interface RunOptions {
+  kubeconfig?: string
+  env?: Record<string, string>
+  input?: string
+  timeoutMs?: number
+  /** A fault at a moment of the run: `act` runs once, as soon as stderr (so far) matches `stderr`. */
+  on?: { stderr: RegExp; act: (run: RunControl) => unknown }
 }
 
 const root = join(import.meta.dirname, '..', '..', '..')
 
-export function runRunbook(
-  name: string,
-  args: readonly string[],
-  opts: { kubeconfig?: string; env?: Record<string, string>; input?: string; timeoutMs?: number } = {},
-): Promise<CliResult> {
+export function runRunbook(name: string, args: readonly string[], opts: RunOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...opts.env }
     if (opts.kubeconfig) env.KUBECONFIG = opts.kubeconfig
-    const child = spawn(join(root, 'runbooks', `${name}.ts`), args, { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'] })
+    // Its own process group, so a test's signal reaches the run and nothing else.
+    const child = spawn(join(root, 'runbooks', `${name}.ts`), args, { cwd: root, env, stdio: ['pipe', 'pipe', 'pipe'], detached: true })
+    const control: RunControl = {
+      signal: (signal) => {
+        try {
+          process.kill(-child.pid!, signal)
+        } catch {
+          // already gone
+        }
+      },
+    }
     let stdout = ''
     let stderr = ''
+    let acted: Promise<unknown> | undefined
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 170_000)
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString()
+      if (opts.on && !acted && opts.on.stderr.test(stderr)) {
+        acted = Promise.resolve().then(() => opts.on!.act(control))
+        acted.catch(() => undefined) // the test awaits it; never an unhandled rejection meanwhile
+      }
+    })
+    const timer = setTimeout(() => control.signal('SIGKILL'), opts.timeoutMs ?? 170_000)
     child.on('error', reject)
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       clearTimeout(timer)
-      resolve({ code, stdout, stderr })
+      resolve({ code, signal, stdout, stderr, ...(opts.on ? { acted } : {}) })
     })
     child.stdin.end(opts.input ?? '')
   })

@@ -82,3 +82,38 @@ export async function tokenReview(authn: k8s.AuthenticationV1Api, token: string)
   const review = await authn.createTokenReview({ body: { spec: { token } } })
   return review.status ?? {}
 }
+
+/** Creates legacy token Secrets `names` for `serviceAccount` at once, and waits until the controller filled every one. */
+export async function createTokenSecrets(core: k8s.CoreV1Api, namespace: string, names: readonly string[], serviceAccount: string): Promise<Map<string, string>> {
+  await Promise.all(
+    names.map((name) =>
+      core.createNamespacedSecret({
+        namespace,
+        body: { metadata: { name, annotations: { 'kubernetes.io/service-account.name': serviceAccount } }, type: 'kubernetes.io/service-account-token' },
+      }),
+    ),
+  )
+  return waitFor(`the tokens controller to fill ${names.length} Secrets in ${namespace}`, async () => {
+    const tokens = await tokensIn(core, namespace)
+    return names.every((name) => tokens.get(name)) ? tokens : undefined
+  })
+}
+
+/** The token of every token Secret in `namespace` (name → token; empty when unfilled). */
+export async function tokensIn(core: k8s.CoreV1Api, namespace: string): Promise<Map<string, string>> {
+  const list = await core.listNamespacedSecret({ namespace, fieldSelector: 'type=kubernetes.io/service-account-token' })
+  return new Map(list.items.map((s) => [s.metadata!.name!, Buffer.from(s.data?.token ?? '', 'base64').toString('utf8')]))
+}
+
+/** The names of every Secret in `namespace`, sorted: the inventory a run must not shrink. */
+export async function secretNames(core: k8s.CoreV1Api, namespace: string): Promise<string[]> {
+  return (await core.listNamespacedSecret({ namespace })).items.map((s) => s.metadata!.name!).sort()
+}
+
+/** A pod template (label app=`app`) whose container reads the token of Secret `secret` into an env var; kwok "runs" it, no image is pulled. */
+export function podTemplateReading(app: string, secret: string): k8s.V1PodTemplateSpec {
+  return {
+    metadata: { labels: { app } },
+    spec: { containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10', env: [{ name: 'T', valueFrom: { secretKeyRef: { name: secret, key: 'token' } } }] }] },
+  }
+}

@@ -10,7 +10,10 @@ export function statusError(code: number, message: string, causes: Array<{ reaso
 
 // The messages below are what the API server sends (k8s.io/apiserver patch handler + evanphx/json-patch,
 // core validation of immutable Secrets, ValidatingAdmissionPolicy and webhook admission).
-export const testOpFailed = () =>
+/** What kube-apiserver 1.36 really answers to a failed `test` op: the generic sentence, reason Invalid, no causes (json-patch's words are dropped). */
+export const testOpFailed = () => statusError(422, 'the server rejected our request due to an error in our request')
+/** The same with json-patch's words as a cause, as a server that keeps them would send. */
+export const testOpFailedWithCause = () =>
   statusError(422, 'the server rejected our request due to an error in our request', [{ reason: 'UnexpectedServerResponse', message: 'testing value /data/token failed: test failed' }])
 export const immutableRefused = () =>
   statusError(422, 'Secret "a" is invalid: data: Forbidden: field is immutable when `immutable` is set', [{ reason: 'FieldValueForbidden', message: 'Forbidden: field is immutable when `immutable` is set', field: 'data' }])

@@ -1,16 +1,18 @@
-import { ApiException } from '@kubernetes/client-node'
+import { ApiException, KubeConfig } from '@kubernetes/client-node'
 import { describe, expect, it } from 'vitest'
-import { describeApiError, refusalOf } from '../../../lib/kube/errors.ts'
-import { immutableRefused, policyDenied, statusError, testOpFailed, webhookDenied } from '../helpers/api-errors.ts'
+import { describeApiError, explainApiError, refusalOf } from '../../../lib/kube/errors.ts'
+import { immutableRefused, policyDenied, statusError, testOpFailed, testOpFailedWithCause, webhookDenied } from '../helpers/api-errors.ts'
 
 describe('refusalOf', () => {
   it.each<[string, ApiException<unknown>, string, RegExp]>([
-    ['a failed JSON-patch test', testOpFailed(), 'test-failed', /testing value \/data\/token failed/],
+    ['a failed JSON-patch test, as kube-apiserver answers it (no causes)', testOpFailed(), 'test-failed', /did not apply: its `test` guard/],
+    ['a failed JSON-patch test with json-patch\'s words as a cause', testOpFailedWithCause(), 'test-failed', /testing value \/data\/token failed/],
     ['a test op on a missing path', statusError(422, 'the server rejected our request due to an error in our request', [{ message: 'test operation does not apply: is missing path: /data/token' }]), 'test-failed', /missing path/],
     ['an immutable Secret', immutableRefused(), 'immutable', /field is immutable/],
     ['a ValidatingAdmissionPolicy', policyDenied(), 'admission', /protect-tokens.*managed by the platform team/],
     ['a webhook (403)', webhookDenied(), 'admission', /guard\.example\.com.*change freeze/],
     ['any other 422', statusError(422, 'Secret "a" is invalid: metadata.labels: Invalid value'), 'invalid', /metadata\.labels/],
+    ['the generic 422 sentence with a field cause (not a patch that did not apply)', statusError(422, 'the server rejected our request due to an error in our request', [{ message: 'data: Invalid value', field: 'data' }]), 'invalid', /rejected our request/],
   ])('%s', (_, err, kind, message) => {
     const refusal = refusalOf(err)
     expect(refusal?.kind).toBe(kind)
@@ -43,5 +45,25 @@ describe('describeApiError', () => {
     ['a plain error', new Error('boom'), 'boom'],
   ])('%s', (_, err, expected) => {
     expect(describeApiError(err)).toBe(expected)
+  })
+})
+
+describe('explainApiError', () => {
+  const kc = new KubeConfig()
+  kc.loadFromOptions({ clusters: [{ name: 'c', server: 'https://api.example:6443' }], users: [{ name: 'u' }], contexts: [{ name: 'ctx', cluster: 'c', user: 'u' }], currentContext: 'ctx' })
+  const socketError = (message: string, code: string) => new TypeError('fetch failed', { cause: Object.assign(new Error(message), { code }) })
+
+  it('names a connection the API server dropped (its HTTP/2 GOAWAY on a graceful shutdown) instead of a bare "fetch failed"', () => {
+    const explained = explainApiError(socketError('HTTP/2: "GOAWAY" frame received with code 0', 'UND_ERR_SOCKET'), kc)
+    expect(explained.message).toBe(
+      'the API server https://api.example:6443 (context ctx) dropped the connection (UND_ERR_SOCKET: HTTP/2: "GOAWAY" frame received with code 0); it is restarting or overloaded: rerun when `kubectl get --raw /readyz` answers ok',
+    )
+  })
+
+  it.each([
+    ['a refused connection', socketError('connect ECONNREFUSED 127.0.0.1:6443', 'ECONNREFUSED'), /^cannot reach the API server https:\/\/api\.example:6443 \(context ctx\): ECONNREFUSED/],
+    ['a 503', statusError(503, 'etcdserver: leader changed'), /answered 503: etcdserver: leader changed; the control plane is failing/],
+  ])('still names %s as before', (_, err, message) => {
+    expect(explainApiError(err, kc).message).toMatch(message)
   })
 })
