@@ -18,7 +18,7 @@ import { decodeToken } from '../token/decode.ts'
 import type { VerificationKey } from '../token/keys.ts'
 import { verifySignature } from '../token/signature.ts'
 import type { Ticker } from '../wait.ts'
-import { regenerate, type RegenerateOutcome, type Strategy } from './apply.ts'
+import { regenerate, sealAgain, type RegenerateOutcome, type Strategy } from './apply.ts'
 
 export interface RegenerateOptions {
   readonly strategy: Strategy
@@ -61,6 +61,9 @@ export async function regenerateAndWait(
   const targets = new Set(secrets.map(secretKey).filter((key) => outcomes.get(key) !== 'gone'))
   const refilled = await withApiErrors(kube.kc, () => waitForTokenRefills(kube, targets, { scope: refillScope(secrets), timeoutMs: opts.timeoutMs, ticker: opts.ticker }))
   for (const [key, token] of refilled) into.refilled.set(key, token)
+  // A re-created Secret was left mutable so the controller could write its token: seal again what was sealed.
+  const recreated = secrets.filter((s) => outcomes.get(secretKey(s)) === 'recreated' && refilled.has(secretKey(s)))
+  await mapLimit(recreated, opts.maxParallel, (secret) => withApiErrors(kube.kc, () => sealAgain(kube, secret)))
   return into
 }
 
