@@ -16,6 +16,7 @@
 import type { CoreV1Event, V1Pod } from '@kubernetes/client-node'
 import { compareStrings, objectKey, podRef, timeOf, type PodRef } from './keys.ts'
 import { boundTokenVolumesOf, secretReferencesOf, type SecretReference } from './references.ts'
+import { startedBefore } from './restarted-at.ts'
 
 export const DependencyKind = {
   referencesSecret: 'references-secret',
@@ -219,7 +220,7 @@ export function findDependentPods(input: DependentsInput): DependentPod[] {
 
     if (boundBefore !== undefined) {
       const started = timeOf(pod.status?.startTime) ?? timeOf(pod.metadata?.creationTimestamp)
-      if (started !== undefined && started < boundBefore) {
+      if (started !== undefined && startedBefore(pod, started, boundBefore)) {
         for (const volume of boundTokenVolumesOf(pod)) {
           reasons.push({
             kind: DependencyKind.boundTokenBefore,

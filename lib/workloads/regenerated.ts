@@ -9,6 +9,7 @@ import type { V1Pod, V1Secret } from '@kubernetes/client-node'
 import { REGENERATED_AT_ANNOTATION, REPLACES_ANNOTATION } from '../annotations.ts'
 import { DependencyKind, type DependencyReason, type DependentPod } from './dependents.ts'
 import { keyOf, namespaceOf, objectKey, podRef, timeOf, type PodRef } from './keys.ts'
+import { startedBefore } from './restarted-at.ts'
 
 export interface RegeneratedSecret {
   /** `namespace/name`. */
@@ -108,7 +109,7 @@ export function startedBeforeRegeneration(
     const stillOld = (reason: DependencyReason): boolean => {
       if (reason.kind !== DependencyKind.referencesSecret || reason.renamedTo !== undefined) return true
       const at = cutoff.get(reason.reference.key)
-      return at === undefined || started === undefined || started < at
+      return at === undefined || started === undefined || startedBefore(pod!, started, at)
     }
     const reasons = dependent.reasons.filter(stillOld)
     if (reasons.length > 0) kept.push(reasons.length === dependent.reasons.length ? dependent : { ...dependent, reasons })

@@ -3,7 +3,7 @@
 // current time (RFC 3339, seconds), as a strategic merge patch. Changing the
 // template is what makes the controller roll; the value tells whose restart
 // a rollout is.
-import type { V1PodTemplateSpec } from '@kubernetes/client-node'
+import type { V1Pod, V1PodTemplateSpec } from '@kubernetes/client-node'
 import { timeOf } from './keys.ts'
 
 export const RESTARTED_AT_ANNOTATION = 'kubectl.kubernetes.io/restartedAt'
@@ -34,4 +34,21 @@ export function templateRestartedSince(template: V1PodTemplateSpec | undefined, 
   const wanted = timeOf(restartedAt)
   if (annotated === undefined || wanted === undefined) return false
   return Math.floor(annotated / 1000) >= Math.floor(wanted / 1000)
+}
+
+/**
+ * Whether a pod that started at `started` (ms; the API's whole seconds)
+ * started before `cutoff` (ms), the moment a token changed. On a fast cluster
+ * the restart that follows a change lands in the change's own second, where
+ * the start time cannot tell: there the pod counts as started after only if
+ * it carries a restart (kubectl.kubernetes.io/restartedAt, copied from its
+ * template) of that second or later, which the runbooks issue only after the
+ * change. Anything else in that second counts as before: fail closed.
+ */
+export function startedBefore(pod: V1Pod, started: number, cutoff: number): boolean {
+  if (started >= cutoff) return false
+  const second = (ms: number) => Math.floor(ms / 1000)
+  if (second(started) < second(cutoff)) return true
+  const restarted = timeOf(pod.metadata?.annotations?.[RESTARTED_AT_ANNOTATION])
+  return restarted === undefined || second(restarted) < second(cutoff)
 }

@@ -1,9 +1,11 @@
+import type { V1Pod } from '@kubernetes/client-node'
 import { describe, expect, it } from 'vitest'
 import {
   RESTART_PATCH_CONTENT_TYPE,
   RESTARTED_AT_ANNOTATION,
   restartedAtValue,
   restartPatch,
+  startedBefore,
   templateRestartedSince,
 } from '../../../lib/workloads/restarted-at.ts'
 
@@ -41,5 +43,29 @@ describe('templateRestartedSince', () => {
 
   it('is false without a template', () => {
     expect(templateRestartedSince(undefined, '2026-06-01T12:00:00Z')).toBe(false)
+  })
+})
+
+describe('startedBefore', () => {
+  const cutoff = Date.parse('2026-11-30T14:17:48.500Z')
+  const pod = (restartedAt?: string): V1Pod => ({ metadata: { name: 'p', ...(restartedAt ? { annotations: { [RESTARTED_AT_ANNOTATION]: restartedAt } } : {}) } })
+  const at = (iso: string) => Date.parse(iso)
+
+  it('reads whole seconds before the cutoff as before, and later seconds as after', () => {
+    expect(startedBefore(pod(), at('2026-11-30T14:17:47Z'), cutoff)).toBe(true)
+    expect(startedBefore(pod(), at('2026-11-30T14:17:49Z'), cutoff)).toBe(false)
+  })
+
+  it("counts a pod of the cutoff's own second as after only when a restart of that second or later made it", () => {
+    const sameSecond = at('2026-11-30T14:17:48Z')
+    expect(startedBefore(pod('2026-11-30T14:17:48Z'), sameSecond, cutoff)).toBe(false)
+    expect(startedBefore(pod('2026-11-30T14:17:49Z'), sameSecond, cutoff)).toBe(false)
+    // No restart, or an older one: the start time cannot tell, so fail closed.
+    expect(startedBefore(pod(), sameSecond, cutoff)).toBe(true)
+    expect(startedBefore(pod('2026-11-30T14:17:47Z'), sameSecond, cutoff)).toBe(true)
+  })
+
+  it('reads a start at or after the cutoff itself as after', () => {
+    expect(startedBefore(pod(), at('2026-11-30T14:17:48Z'), at('2026-11-30T14:17:48Z'))).toBe(false)
   })
 })
