@@ -32,6 +32,7 @@ import {
   type KubeletLogReading,
 } from '../lib/kubelet/read.ts'
 import { explainApiError, withApiErrors as api } from '../lib/kube/errors.ts'
+import { serverTime } from '../lib/kube/raw.ts'
 import { listTokenSecrets, parseSecretRef, readTokenSecret, TOKEN_SECRET_TYPE, type Scope } from '../lib/kube/token-secrets.ts'
 import {
   evictAndWait,
@@ -465,7 +466,8 @@ async function restartWorkload(ctx: Ctx, item: RestartItem): Promise<Done> {
     throw err
   }
   await save(ctx, workload.kind, current)
-  const restartedAt = await rolloutRestart(ctx.kube, workload, ctx.now())
+  // The cluster's clock, as the regenerated-at stamps it is compared with (lib/workloads/restarted-at.ts).
+  const restartedAt = await rolloutRestart(ctx.kube, workload, await serverTime(ctx.kube.kc, ctx.now))
   const done = await rolloutOf(ctx, item, restartedAt)
   return { outcome: ResultOutcomes.restarted, detail: `restarted at ${restartedAt}: ${done.detail}`, replacements: done.pods }
 }

@@ -38,17 +38,17 @@ export function templateRestartedSince(template: V1PodTemplateSpec | undefined, 
 
 /**
  * Whether a pod that started at `started` (ms; the API's whole seconds)
- * started before `cutoff` (ms), the moment a token changed. On a fast cluster
- * the restart that follows a change lands in the change's own second, where
- * the start time cannot tell: there the pod counts as started after only if
- * it carries a restart (kubectl.kubernetes.io/restartedAt, copied from its
- * template) of that second or later, which the runbooks issue only after the
- * change. Anything else in that second counts as before: fail closed.
+ * started before `cutoff` (ms), the moment a token changed. Start times are
+ * whole seconds and the stamps are the API server's clock rounded up, so on a
+ * fast cluster the restart that follows a change can show a start time before
+ * it. A pod made by a restart stamped at or after the change's second
+ * (kubectl.kubernetes.io/restartedAt, copied from its template; the runbooks
+ * restart only after the change) therefore counts as after. Anything else
+ * started before the cutoff counts as before: fail closed.
  */
 export function startedBefore(pod: V1Pod, started: number, cutoff: number): boolean {
   if (started >= cutoff) return false
   const second = (ms: number) => Math.floor(ms / 1000)
-  if (second(started) < second(cutoff)) return true
   const restarted = timeOf(pod.metadata?.annotations?.[RESTARTED_AT_ANNOTATION])
   return restarted === undefined || second(restarted) < second(cutoff)
 }

@@ -56,6 +56,10 @@ describe('startedBefore', () => {
     expect(startedBefore(pod(), at('2026-11-30T14:17:49Z'), cutoff)).toBe(false)
   })
 
+  it('counts a pod made by a restart of the cutoff second or later as after, whatever its start second says', () => {
+    expect(startedBefore(pod('2026-11-30T14:17:48Z'), at('2026-11-30T14:17:47Z'), cutoff)).toBe(false)
+  })
+
   it("counts a pod of the cutoff's own second as after only when a restart of that second or later made it", () => {
     const sameSecond = at('2026-11-30T14:17:48Z')
     expect(startedBefore(pod('2026-11-30T14:17:48Z'), sameSecond, cutoff)).toBe(false)
