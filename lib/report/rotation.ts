@@ -40,7 +40,12 @@ export function renderRotationSummary(rotation: RotationReport, run: RunReport):
   for (const item of rotation.needsPerson) lines.push(`Needs a person: ${item}`)
   for (const dir of rotation.backupDirs) lines.push(`Backup: ${dir}`)
   if (rotation.reportFile) lines.push(`Report: ${rotation.reportFile}`)
-  if (!run.ok && run.mode !== 'plan') lines.push(nextStep([...rotation.podsLeft, ...rotation.needsPerson]))
+  const restore = rotation.steps.some((s) => s.id === 'restore-secrets')
+  if (!run.ok && run.mode !== 'plan' && run.stopped !== 'quit' && run.stopped !== 'interrupted' && restore) {
+    lines.push('A refused Secret keeps its current token: a rerun refuses it again (its backed-up token is not accepted by this cluster).')
+  } else if (!run.ok && run.mode !== 'plan') {
+    lines.push(nextStep([...rotation.podsLeft, ...rotation.needsPerson]))
+  }
   return lines.join('\n')
 }
 

@@ -54,9 +54,9 @@ export function keyChangeCutoff(input: CutoffInput): KeyChangeCutoff | undefined
     .filter((ms): ms is number => ms !== undefined && ms <= now && now - ms <= KUBELET_MAX_TOKEN_AGE_MS)
   if (recent.length > 0) {
     const at = new Date(Math.min(...recent)).toISOString()
-    return { at, source: 'regenerated-at', why: `token Secrets in scope were regenerated from ${at} on, after the signing key changed` }
+    return { at, source: 'regenerated-at', why: `the key change (dated by the first regeneration in scope, ${at})` }
   }
-  if (input.staleFound) return { at: input.now.toISOString(), source: 'stale-tokens', why: 'this run found tokens signed by a key the cluster no longer trusts' }
+  if (input.staleFound) return { at: input.now.toISOString(), source: 'stale-tokens', why: 'the key change (this run found tokens signed by a key the cluster no longer trusts)' }
   return undefined
 }
 
@@ -94,7 +94,7 @@ export function unprovenBoundTokens(pods: readonly V1Pod[], cutoff: KeyChangeCut
     left.push({
       pod: podRef(pod),
       owner: '',
-      why: `projected token (volume ${volumes.join(', ')}) bound ${started === undefined ? 'at an unknown time' : `at pod start ${new Date(started).toISOString()}`}, before the key change (${cutoff.why}); the API cannot show it, so it may still be signed by the retired key`,
+      why: `projected token (volume ${volumes.join(', ')}) bound ${started === undefined ? 'at an unknown time' : `at pod start ${new Date(started).toISOString()}`}, before ${cutoff.why}: it may be signed by the retired key, and the API cannot show it`,
       fix: `restart it, or rerun with --bound-before ${cutoff.at} to have it restarted`,
     })
   }

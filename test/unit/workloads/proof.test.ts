@@ -35,7 +35,7 @@ describe('unprovenBoundTokens', () => {
   it('lists pods with a projected token that started before the cutoff, never passes them', () => {
     const left = unprovenBoundTokens([before, after, unknown, noToken, finished], inferred)
     expect(left.map((l) => l.pod.name)).toEqual(['old', 'pending'])
-    expect(left[0]!.why).toMatch(/projected token \(volume kube-api-access-7xq2m\) bound at pod start .* may still be signed by the retired key/)
+    expect(left[0]!.why).toMatch(/projected token \(volume kube-api-access-7xq2m\) bound at pod start .* may be signed by the retired key/)
     expect(left[0]!.fix).toBe(`restart it, or rerun with --bound-before ${inferred.at} to have it restarted`)
   })
 
