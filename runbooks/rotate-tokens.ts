@@ -127,7 +127,15 @@ const proof: Step<Ctx> = {
   readOnly: true,
   kubectl: (ctx) => [`kubectl verify-token --all ${[...ctx.connection, ...ctx.scopeArgs].join(' ')}`.trim(), ...restart.runbook.steps.find((s) => s.id === 'verify-dependents')!.kubectl(ctx.restart)],
   check: async (ctx) => {
-    if (ctx.dryRun) return { needed: false, summary: 'after the changes: every token Secret and every pod in scope must be proven' }
+    if (ctx.dryRun) {
+      // What the plan cannot fix by itself: projected tokens bound before the key change, unless --bound-before restarts them.
+      const predicted = await restart.provePods(ctx.restart)
+      const left = predicted.left.filter((l) => l.source === 'projected')
+      return {
+        needed: false,
+        summary: `after the changes: every token Secret and every pod in scope must be proven${left.length ? `; ${left.length} pod(s) with a projected token bound before the key change would be left for a person (${left.map((l) => `${l.pod.namespace}/${l.pod.name}`).join(', ')}): pass --bound-before <time of the key change> to restart them` : ''}`,
+      }
+    }
     const results = await verify.inspectAll(ctx.verify)
     const bad = results.filter((r) => r.status !== TokenStatus.valid)
     ctx.verification = { tokens: results.length, valid: results.length - bad.length, notValid: bad.map((r) => ({ source: r.source, status: r.status, reason: r.reason })) }
@@ -135,8 +143,8 @@ const proof: Step<Ctx> = {
     ctx.podsLeft = pods.lines
     return { needed: false, summary: `${results.length - bad.length}/${results.length} token Secret(s) valid; pods: ${pods.summary}`, details: { pods: pods.left } }
   },
-  verify: async (ctx) => {
-    if (ctx.dryRun) return { ok: true, summary: 'dry run: nothing to prove yet' }
+  verify: async (ctx, check) => {
+    if (ctx.dryRun) return { ok: true, summary: check.summary }
     const v = ctx.verification!
     // The inventory saw token Secrets: a proof that checked none proves nothing.
     const seen = ctx.regenerate.assessments.length
@@ -357,6 +365,7 @@ export const main: Main = (io) =>
     pick: (parsed) => (parsed.flags.restore !== undefined ? restoreRunbook : rotation(parsed.flags.skipCalico)),
     context: async (args) => {
       if (!Number.isInteger(args.cli.flags.timeout) || args.cli.flags.timeout < 1) throw new UsageError(`--timeout ${args.cli.flags.timeout} must be a whole number of seconds, at least 1`)
+      restart.parseBoundBefore(args.cli.flags.boundBefore, args.io.now()) // a usage error before any connection
       // A signing key is cluster-wide: without -n, every namespace.
       const session = await openSession(args, { runbook: cli.name, defaultScope: 'all' })
       return contextOf(session, args.cli, io)

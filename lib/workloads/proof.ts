@@ -62,6 +62,8 @@ export function keyChangeCutoff(input: CutoffInput): KeyChangeCutoff | undefined
 
 /** One pod a person must look at: which, why, and the next action. */
 export interface LeftPod {
+  /** `plan`: a fresh restart plan still lists it; `projected`: a projected token nothing can prove fine. */
+  readonly source: 'plan' | 'projected'
   readonly pod: PodRef
   /** `Deployment/web`, `bare/debug`; empty when the owner was not resolved. */
   readonly owner: string
@@ -92,6 +94,7 @@ export function unprovenBoundTokens(pods: readonly V1Pod[], cutoff: KeyChangeCut
     const started = timeOf(pod.status?.startTime) ?? timeOf(pod.metadata?.creationTimestamp)
     if (started !== undefined && started >= at) continue
     left.push({
+      source: 'projected',
       pod: podRef(pod),
       owner: '',
       why: `projected token (volume ${volumes.join(', ')}) bound ${started === undefined ? 'at an unknown time' : `at pod start ${new Date(started).toISOString()}`}, before ${cutoff.why}: it may be signed by the retired key, and the API cannot show it`,
@@ -117,7 +120,7 @@ const REPORTED: ReadonlySet<RestartAction> = new Set([RestartAction.report, Rest
 /** Every pod a fresh restart plan still lists, one entry per pod (reported Jobs and static pods aside). */
 export function leftInPlan(plan: RestartPlan | undefined): LeftPod[] {
   return (plan?.items ?? []).filter((item) => !REPORTED.has(item.action)).flatMap((item) =>
-    item.pods.map((dependent) => ({ pod: dependent.pod, owner: ownerLabel(item.owner), why: item.why, fix: fixFor(item) })),
+    item.pods.map((dependent) => ({ source: 'plan' as const, pod: dependent.pod, owner: ownerLabel(item.owner), why: item.why, fix: fixFor(item) })),
   )
 }
 
@@ -127,6 +130,12 @@ export interface PodProof {
   readonly lines: string[]
   readonly summary: string
   readonly left: LeftPod[]
+  /** How many of `left` hold a projected token bound before the key change. */
+  readonly projected: number
+}
+
+function plural(n: number, one: string): string {
+  return `${n} ${n === 1 ? one : `${one}s`}`
 }
 
 /**
@@ -139,14 +148,14 @@ export function judgePods(input: { plan: RestartPlan | undefined; unproven: read
   const lines = left.map((l) => `pod ${l.pod.namespace}/${l.pod.name}${l.owner ? ` (${l.owner})` : ''}: ${l.why}; ${l.fix}`)
   const reported = (input.plan?.items ?? []).filter((item) => REPORTED.has(item.action))
   const aside = reported.length > 0 ? ` (${reported.length} reported, left as they are: ${reported.map((i) => `${i.owner.namespace}/${ownerLabel(i.owner)}`).join(', ')})` : ''
-  if (left.length === 0) return { ok: true, lines, left, summary: `none of ${input.checked} pod(s) in scope holds a token from before the repair${aside}` }
+  if (left.length === 0) return { ok: true, lines, left, projected: 0, summary: `none of the ${plural(input.checked, 'pod')} in scope holds a token from before the repair${aside}` }
   const count = (pred: (l: LeftPod) => boolean) => left.filter(pred).length
-  const projected = count((l) => input.unproven.includes(l))
+  const projected = count((l) => l.source === 'projected')
   const refused = (input.plan?.items ?? []).filter((i) => i.action === RestartAction.refuse).reduce((n, i) => n + i.pods.length, 0)
   const parts = [
-    refused > 0 ? `${refused} bare pod(s) refused` : '',
+    refused > 0 ? `${plural(refused, 'bare pod')} refused` : '',
     left.length - projected - refused > 0 ? `${left.length - projected - refused} still on an old Secret token or stuck` : '',
     projected > 0 ? `${projected} with a projected token bound before the key change` : '',
   ].filter(Boolean)
-  return { ok: false, lines, left, summary: `${left.length} pod(s) may still hold an old token (${parts.join(', ')})${aside}` }
+  return { ok: false, lines, left, projected, summary: `${plural(left.length, 'pod')} may still hold an old token (${parts.join(', ')})${aside}` }
 }

@@ -56,13 +56,13 @@ describe('judgePods', () => {
 
   it('nothing left: ok, and says how many pods it looked at', () => {
     const proof = judgePods({ plan: planOf([]), unproven: [], checked: 7 })
-    expect(proof).toMatchObject({ ok: true, lines: [], summary: 'none of 7 pod(s) in scope holds a token from before the repair' })
+    expect(proof).toMatchObject({ ok: true, lines: [], summary: 'none of the 7 pods in scope holds a token from before the repair' })
   })
 
   it('a refused bare pod fails, with the flag that fixes it', () => {
     const proof = judgePods({ plan: planOf([bare]), unproven: [], checked: 1 })
     expect(proof.ok).toBe(false)
-    expect(proof.summary).toBe('1 pod(s) may still hold an old token (1 bare pod(s) refused)')
+    expect(proof.summary).toBe('1 pod may still hold an old token (1 bare pod refused)')
     expect(proof.lines).toEqual([expect.stringMatching(/^pod default\/debug \(.*debug\): references Secret default\/debug-token .*; rerun with --recreate-bare-pods, or re-create it yourself$/)])
   })
 
