@@ -342,7 +342,8 @@ async function repairBackups(ctx: Ctx): Promise<string[]> {
   return backupDirsOfRepair([ctx.backup.dir, ...recent.map((s) => s.backupDir!)], {
     cluster: ctx.cluster.server,
     ...(since ? { since } : {}),
-    inScope: (namespace) => ctx.scope.all || namespace === ctx.scope.namespace,
+    // Calico's steps act in its own namespace, outside -n: their backups belong to the repair too.
+    inScope: (namespace) => ctx.scope.all || namespace === ctx.scope.namespace || (!ctx.flags.skipCalico && namespace === ctx.calico.install?.namespace),
   })
 }
 
