@@ -269,6 +269,24 @@ async function discover(ctx: Ctx): Promise<Discovery> {
   return { secrets, pods, dependents, upToDate, renamedSecrets }
 }
 
+/**
+ * The pods this run created in place of old ones (rollouts, evictions,
+ * re-creations) were created after the regeneration and its refill, so they
+ * read the new token, even when their start time, in whole seconds, ties with
+ * regenerated-at (the server clock, rounded up): those references are not
+ * counted against them. Missing Secrets and projected tokens still are.
+ */
+function freshReplacementsAside(ctx: Ctx, found: Discovery): Discovery {
+  const created = new Set(ctx.results.flatMap((r) => r.replacements.map((p) => p.uid)))
+  if (created.size === 0) return found
+  const dependents = found.dependents.flatMap((d) => {
+    if (!created.has(d.pod.uid)) return [d]
+    const reasons = d.reasons.filter((r) => r.kind !== DependencyKind.referencesSecret)
+    return reasons.length === 0 ? [] : [{ ...d, reasons }]
+  })
+  return { ...found, dependents }
+}
+
 /** When the key changed, as far as the pods' proof can tell (see keyChangeCutoff). */
 function cutoffOf(ctx: Ctx, found: Discovery): KeyChangeCutoff | undefined {
   return keyChangeCutoff({
@@ -285,7 +303,7 @@ function cutoffOf(ctx: Ctx, found: Discovery): KeyChangeCutoff | undefined {
  * change), the latter are named in the summary but do not fail it.
  */
 export async function provePods(ctx: Ctx): Promise<PodProof> {
-  const found = await discover(ctx)
+  const found = freshReplacementsAside(ctx, await discover(ctx))
   ctx.provenSecrets = found.secrets
   ctx.remaining = await planFor(ctx, found)
   const known = new Set(found.dependents.map((d) => d.pod.uid))
