@@ -306,7 +306,8 @@ export async function provePods(ctx: Ctx): Promise<PodProof> {
   const found = freshReplacementsAside(ctx, await discover(ctx))
   ctx.provenSecrets = found.secrets
   ctx.remaining = await planFor(ctx, found)
-  const known = new Set(found.dependents.map((d) => d.pod.uid))
+  // Dependents are judged above; the pods this run created came after the regeneration.
+  const known = new Set([...found.dependents.map((d) => d.pod.uid), ...ctx.results.flatMap((r) => r.replacements.map((p) => p.uid))])
   const unproven = unprovenBoundTokens(found.pods, cutoffOf(ctx, found), known)
   const proof = judgePods({ plan: ctx.remaining, unproven: ctx.keyChanged ? unproven : [], checked: found.pods.length })
   if (ctx.keyChanged || unproven.length === 0) return proof

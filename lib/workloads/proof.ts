@@ -53,7 +53,8 @@ export function keyChangeCutoff(input: CutoffInput): KeyChangeCutoff | undefined
     .map((stamp) => timeOf(stamp))
     .filter((ms): ms is number => ms !== undefined && ms <= now && now - ms <= KUBELET_MAX_TOKEN_AGE_MS)
   if (recent.length > 0) {
-    const at = new Date(Math.min(...recent)).toISOString()
+    // regenerated-at is the server's clock in whole seconds, rounded up: the regeneration began in the second before it.
+    const at = new Date(Math.min(...recent) - 1000).toISOString()
     return { at, source: 'regenerated-at', why: `the key change (dated by the first regeneration in scope, ${at})` }
   }
   if (input.staleFound) return { at: input.now.toISOString(), source: 'stale-tokens', why: 'the key change (this run found tokens signed by a key the cluster no longer trusts)' }

@@ -9,13 +9,15 @@ import { makePod, ownerRef, secretVolume } from '../helpers/objects.ts'
 
 const NOW = new Date('2026-11-30T12:00:00Z')
 const hoursAgo = (h: number) => new Date(NOW.getTime() - h * 3600_000).toISOString()
+const secondBefore = (iso: string) => new Date(Date.parse(iso) - 1000).toISOString()
 
 describe('keyChangeCutoff', () => {
   it.each([
     ['--bound-before wins over everything', { boundBefore: new Date(hoursAgo(5)), regeneratedAt: [hoursAgo(1)], staleFound: true }, { at: hoursAgo(5), source: 'bound-before' }],
-    ['the earliest regeneration of the last 24 h', { regeneratedAt: [hoursAgo(1), hoursAgo(2), undefined], staleFound: false }, { at: hoursAgo(2), source: 'regenerated-at' }],
+    // regenerated-at is rounded up to the next second: the cutoff is the second before it.
+    ['the earliest regeneration of the last 24 h', { regeneratedAt: [hoursAgo(1), hoursAgo(2), undefined], staleFound: false }, { at: secondBefore(hoursAgo(2)), source: 'regenerated-at' }],
     ['a regeneration older than 24 h is over: the kubelet re-issued every projected token since', { regeneratedAt: [hoursAgo(30)], staleFound: false }, undefined],
-    ['an old regeneration does not date a new key change', { regeneratedAt: [hoursAgo(30), hoursAgo(1)], staleFound: false }, { at: hoursAgo(1), source: 'regenerated-at' }],
+    ['an old regeneration does not date a new key change', { regeneratedAt: [hoursAgo(30), hoursAgo(1)], staleFound: false }, { at: secondBefore(hoursAgo(1)), source: 'regenerated-at' }],
     ['stale tokens found, nothing regenerated yet (a dry run): now', { regeneratedAt: [], staleFound: true }, { at: NOW.toISOString(), source: 'stale-tokens' }],
     ['no sign of a key change: no cutoff', { regeneratedAt: [undefined], staleFound: false }, undefined],
   ] as const)('%s', (_what, input, expected) => {
