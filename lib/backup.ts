@@ -55,6 +55,14 @@ export type SavedCopy = BackedUpObject & {
   readonly [savedBrand]: true
 }
 
+/** The backup directory a saved copy is in. */
+export function backupDirOf(saved: SavedCopy): string {
+  const depth = saved.file.split('/').length
+  let dir = saved.path
+  for (let i = 0; i < depth; i++) dir = dirname(dir)
+  return dir
+}
+
 /** Default: ~/.local/state/kube-token-runbooks/backups/<timestamp> (XDG state dir), never inside the repository. */
 export function defaultBackupRoot(env: Readonly<Record<string, string | undefined>> = process.env): string {
   const state = env.XDG_STATE_HOME || join(homedir(), '.local', 'state')
@@ -359,4 +367,60 @@ async function writeDurably(file: string, text: string): Promise<void> {
   await handle.close()
   await rename(temp, file)
   await syncDir(dirname(file))
+}
+
+/** The same object version (kind, namespace, name, uid, resourceVersion) is in both lists. */
+export function sharesAVersion(a: readonly BackedUpObject[], b: readonly BackedUpObject[]): boolean {
+  const key = (o: BackedUpObject) => JSON.stringify([o.kind, o.namespace, o.name, o.uid ?? '', o.resourceVersion ?? ''])
+  const keys = new Set(a.map(key))
+  return b.some((o) => keys.has(key(o)))
+}
+
+/**
+ * Whether a backup directory beside the known ones belongs to the same repair:
+ * of the same cluster, and either holding a version of an object a known one
+ * holds (a run interrupted after its backup, whose rerun backed the same
+ * Secret up again elsewhere) or an object in scope written since the repair
+ * began (an earlier rerun's restarted workloads).
+ */
+export function isOfRepair(manifest: BackupManifest, repair: { cluster: string; objects: readonly BackedUpObject[]; since?: string; inScope: (namespace: string) => boolean }): boolean {
+  if (manifest.cluster !== repair.cluster) return false
+  if (sharesAVersion(repair.objects, manifest.objects)) return true
+  const since = repair.since === undefined ? NaN : Date.parse(repair.since)
+  return !Number.isNaN(since) && manifest.objects.some((o) => repair.inScope(o.namespace) && Date.parse(o.writtenAt) >= since)
+}
+
+/**
+ * Every backup directory of one repair: `known` (this run's, and the ones the
+ * regenerated Secrets name) that exist, plus the directories beside them
+ * (same parent) that isOfRepair says belong to it. Directories without a
+ * readable manifest are not backups of ours and are passed over.
+ */
+export async function backupDirsOfRepair(known: readonly string[], repair: { cluster: string; since?: string; inScope: (namespace: string) => boolean }): Promise<string[]> {
+  const manifests = new Map<string, BackupManifest>()
+  const manifestOf = async (dir: string): Promise<BackupManifest | undefined> => {
+    if (manifests.has(dir)) return manifests.get(dir)
+    const text = await readFile(join(dir, 'manifest.json'), 'utf8').catch(() => undefined)
+    let manifest: BackupManifest | undefined
+    try {
+      manifest = text === undefined ? undefined : parseManifest(text, dir)
+    } catch {
+      manifest = undefined // corrupt: not one this report can vouch for
+    }
+    if (manifest) manifests.set(dir, manifest)
+    return manifest
+  }
+  const found: string[] = []
+  for (const dir of new Set(known)) if (await manifestOf(dir)) found.push(dir)
+  const objects = (await Promise.all(found.map(manifestOf))).flatMap((m) => m?.objects ?? [])
+  for (const parent of new Set(found.map((d) => dirname(d)))) {
+    const names = await readdir(parent).catch(() => [] as string[])
+    for (const name of names.sort()) {
+      const dir = join(parent, name)
+      if (found.includes(dir)) continue
+      const manifest = await manifestOf(dir)
+      if (manifest && isOfRepair(manifest, { ...repair, objects })) found.push(dir)
+    }
+  }
+  return found.sort()
 }

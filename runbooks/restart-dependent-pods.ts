@@ -10,7 +10,7 @@
 // kubelet, a log file, or stdin): Secrets it could not find, once the API
 // server confirms they are gone, and CNI Unauthorized errors, which point at
 // fix-calico.
-import type { V1Pod } from '@kubernetes/client-node'
+import type { V1Pod, V1Secret } from '@kubernetes/client-node'
 import type { Backup } from '../lib/backup.ts'
 import { openSession, type Session } from '../lib/cli/session.ts'
 import { defineCli, runbookMain, runMain, type ParsedCli, type Main } from '../lib/cli/index.ts'
@@ -54,6 +54,7 @@ import { DependencyKind, describeReason, findDependentPods, isStuckCreating, typ
 import type { PodRef } from '../lib/workloads/keys.ts'
 import { buildOwnerIndex, ownerLabel, type OwnerIndex } from '../lib/workloads/owners.ts'
 import { dependencyTargets, parseRfc3339, regeneratedSecretOf, startedBeforeRegeneration, type RegeneratedSecret } from '../lib/workloads/regenerated.ts'
+import { judgePods, keyChangeCutoff, unprovenBoundTokens, type KeyChangeCutoff, type PodProof } from '../lib/workloads/proof.ts'
 import { planRestarts, renderPlanText, RestartAction, type RestartItem, type RestartPlan } from '../lib/workloads/restart-plan.ts'
 
 export const cli = defineCli({
@@ -174,6 +175,24 @@ export interface Ctx extends Session {
   results: RestartResult[]
   /** What verify-dependents found after the run. */
   remaining?: RestartPlan
+  /**
+   * Token Secrets about to be regenerated (rotate-tokens' dry run): they count
+   * as regenerated now, so the plan lists the restarts their regeneration
+   * will cause. An explicit input; the flags stay as given.
+   */
+  pending: V1Secret[]
+  /**
+   * The run knows the signing key changed (rotate-tokens): projected tokens
+   * bound before the change cannot be proven fine and fail the proof. Run
+   * alone, the regeneration may have had another cause: they are named, not failed.
+   */
+  keyChanged: boolean
+  /** rotate-tokens: this run found tokens signed by a retired key. */
+  staleFound: boolean
+  /** What the last proof of the pods found. */
+  proof?: PodProof
+  /** The regenerated token Secrets the last proof saw (their backup directories name the repair's backups). */
+  provenSecrets?: RegeneratedSecret[]
 }
 
 const ACTIONABLE: ReadonlySet<RestartAction> = new Set([RestartAction.rolloutRestart, RestartAction.waitRollout, RestartAction.evict, RestartAction.recreate])
@@ -254,27 +273,18 @@ export const runbook: Runbook<Ctx> = {
     {
       id: 'verify-dependents',
       title: 'Check that no pod holds an old token',
-      description: 'Looks again, from scratch: every pod that depended on an old token has been replaced, except the ones reported (Jobs, static pods); a refused bare pod fails this step.',
+      description:
+        'Looks again, from scratch, at every pod in scope: none may name a regenerated Secret and have started before it, be stuck on a missing Secret, or (after a key change) hold a projected token bound before it; Jobs and static pods are reported, a refused bare pod fails this step.',
       readOnly: true,
       kubectl: (ctx) => [podsCommand(ctx)],
       check: async (ctx) => {
         if (ctx.dryRun) return { needed: false, summary: 'dry run: nothing was restarted, so nothing to re-check' }
-        const found = await discover(ctx)
-        ctx.remaining = await planFor(ctx, found)
-        return { needed: false, summary: ctx.remaining.summary }
+        ctx.proof = await provePods(ctx)
+        return { needed: false, summary: ctx.proof.summary, details: { left: ctx.proof.left } }
       },
       verify: async (ctx) => {
-        if (ctx.dryRun || !ctx.remaining) return { ok: true, summary: 'dry run: nothing was changed' }
-        const reported = ctx.remaining.items.filter((item) => item.action === RestartAction.report || item.action === RestartAction.skip)
-        const refused = ctx.remaining.items.filter((item) => item.action === RestartAction.refuse)
-        const other = ctx.remaining.items.filter((item) => !reported.includes(item) && !refused.includes(item))
-        const aside = reported.length > 0 ? ` (${reported.length} reported: ${reported.map((i) => `${i.owner.namespace}/${ownerLabel(i.owner)}`).join(', ')}, left as they are)` : ''
-        if (refused.length === 0 && other.length === 0) return { ok: true, summary: `no pod holds an old token any more${aside}` }
-        const parts = [
-          refused.length > 0 ? `${plural(refused.length, 'bare pod')} still hold${refused.length === 1 ? 's' : ''} an old token (refused): ${podNames(refused)}; rerun with --recreate-bare-pods, or re-create ${refused.length === 1 ? 'it' : 'them'} yourself` : '',
-          other.length > 0 ? `${plural(other.reduce((n, i) => n + i.pods.length, 0), 'pod')} still hold an old token: ${podNames(other)}; rerun to restart them` : '',
-        ].filter(Boolean)
-        return { ok: false, summary: parts.join('; ') }
+        if (ctx.dryRun || !ctx.proof) return { ok: true, summary: 'dry run: nothing was changed' }
+        return { ok: ctx.proof.ok, summary: ctx.proof.ok ? ctx.proof.summary : `${ctx.proof.summary}: ${ctx.proof.lines.join('; ')}` }
       },
     },
   ],
@@ -326,7 +336,69 @@ async function checkLogged(ctx: Ctx, reading: KubeletLogReading, pods: readonly 
   return checkLoggedSecrets({ placed, inScope, lookups: new Map(keys.map((key, i) => [key, answers[i]!])) })
 }
 
+/**
+ * The pods this run created in place of old ones (rollouts, evictions,
+ * re-creations) were created after the regeneration and its refill, so they
+ * read the new token, even when their start time, in whole seconds, ties with
+ * regenerated-at (the server clock, rounded up): those references are not
+ * counted against them. Missing Secrets and projected tokens still are.
+ */
+function freshReplacementsAside(ctx: Ctx, found: Discovery): Discovery {
+  const created = new Set(ctx.results.flatMap((r) => r.replacements.map((p) => p.uid)))
+  if (created.size === 0) return found
+  const dependents = found.dependents.flatMap((d) => {
+    if (!created.has(d.pod.uid)) return [d]
+    const reasons = d.reasons.filter((r) => r.kind !== DependencyKind.referencesSecret)
+    return reasons.length === 0 ? [] : [{ ...d, reasons }]
+  })
+  return { ...found, dependents }
+}
+
+/** When the key changed, as far as the pods' proof can tell (see keyChangeCutoff). */
+function cutoffOf(ctx: Ctx, found: Discovery): KeyChangeCutoff | undefined {
+  return keyChangeCutoff({
+    ...(ctx.boundBefore ? { boundBefore: ctx.boundBefore } : {}),
+    regeneratedAt: found.secrets.map((s) => s.regeneratedAt),
+    staleFound: ctx.staleFound,
+    now: ctx.now(),
+  })
+}
+
+/**
+ * The pods' proof, from scratch: what a fresh plan still finds, and the
+ * projected tokens bound before the key change. Run alone (no known key
+ * change), the latter are named in the summary but do not fail it.
+ */
+export async function provePods(ctx: Ctx): Promise<PodProof> {
+  const found = freshReplacementsAside(ctx, await discover(ctx))
+  ctx.provenSecrets = found.secrets
+  ctx.remaining = await planFor(ctx, found)
+  // Dependents are judged above; the pods this run created came after the regeneration.
+  const known = new Set([...found.dependents.map((d) => d.pod.uid), ...ctx.results.flatMap((r) => r.replacements.map((p) => p.uid))])
+  const unproven = unprovenBoundTokens(found.pods, cutoffOf(ctx, found), known)
+  const proof = judgePods({ plan: ctx.remaining, unproven: ctx.keyChanged ? unproven : [], checked: found.pods.length })
+  if (ctx.keyChanged || unproven.length === 0) return proof
+  const cutoff = cutoffOf(ctx, found)!
+  return {
+    ...proof,
+    summary: `${proof.summary}; not judged: ${plural(unproven.length, 'pod')} with a projected token bound before ${cutoff.at} (the API cannot show it): if the signing key changed, rerun with --bound-before ${cutoff.at}`,
+  }
+}
+
 async function findSecrets(ctx: Ctx): Promise<RegeneratedSecret[]> {
+  const found = await findMarkedSecrets(ctx)
+  if (ctx.pending.length === 0) return found
+  // About to be regenerated: every pod that names one holds the token that is about to change.
+  const pending = ctx.pending.map((secret): RegeneratedSecret => {
+    // An older regenerated-at says nothing about the regeneration to come.
+    const { regeneratedAt: _older, ...rest } = regeneratedSecretOf(secret, true)!
+    return { ...rest, note: 'about to be regenerated: every pod that names it holds the token that will change' }
+  })
+  const keys = new Set(pending.map((s) => s.key))
+  return [...found.filter((s) => !keys.has(s.key)), ...pending]
+}
+
+async function findMarkedSecrets(ctx: Ctx): Promise<RegeneratedSecret[]> {
   if (ctx.flags.secret.length > 0) {
     const named: RegeneratedSecret[] = []
     for (const ref of ctx.flags.secret) {
@@ -555,10 +627,6 @@ function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`
 }
 
-function podNames(items: readonly RestartItem[]): string {
-  return items.flatMap((item) => item.pods.map((d) => `${d.pod.namespace}/${d.pod.name}`)).join(', ')
-}
-
 /** `3 workloads restarted (5 pods replaced), 1 bare pod refused: rerun with --recreate-bare-pods`. */
 export function summarizeResults(results: readonly RestartResult[]): string {
   const count = (outcome: ResultOutcome) => results.filter((r) => r.outcome === outcome)
@@ -762,6 +830,9 @@ export function contextOf(session: Session, flags: Flags): Ctx {
     backupUsed: false,
     backupQueue: Promise.resolve(),
     results: [],
+    pending: [],
+    keyChanged: false,
+    staleFound: false,
   }
 }
 

@@ -11,7 +11,8 @@ import { join } from 'node:path'
 import { defineCli, flagDefaults, runbookMain, runMain, type Main, type MainIO, type ParsedCli } from '../lib/cli/index.ts'
 import { KEY_FILE_FLAG, keyCommands, loadVerificationKeys } from '../lib/cli/keys.ts'
 import { openSession, type Session } from '../lib/cli/session.ts'
-import { defaultBackupRoot, readBackup, timestampDirName } from '../lib/backup.ts'
+import { backupDirsOfRepair, defaultBackupRoot, readBackup, timestampDirName } from '../lib/backup.ts'
+import { KUBELET_MAX_TOKEN_AGE_MS } from '../lib/workloads/proof.ts'
 import { UsageError } from '../lib/errors.ts'
 import { resolveMode, within, type Runbook, type RunReport, type Step } from '../lib/engine/index.ts'
 import { whoAmI, missingPermissions } from '../lib/kube/access.ts'
@@ -23,6 +24,7 @@ import { applyRestore, planRestore, restoreFailures, type RestoreItem } from '..
 import { tokenOf } from '../lib/secrets.ts'
 import type { VerificationKey } from '../lib/token/keys.ts'
 import { TokenStatus } from '../lib/token/status.ts'
+import { Verdict } from '../lib/regenerate/select.ts'
 import * as calico from './fix-calico.ts'
 import * as regenerate from './regenerate-tokens.ts'
 import * as restart from './restart-dependent-pods.ts'
@@ -36,7 +38,14 @@ export const cli = defineCli({
     { name: 'report-dir', type: 'string', valueName: 'dir', description: 'Where the JSON report is written (default: ~/.local/state/kube-token-runbooks/reports).' },
     { name: 'recreate-bare-pods', type: 'boolean', description: 'Re-create pods without an owner from their own spec (refused by default, like kubectl drain).' },
     { name: 'strategy', type: 'string', default: 'in-place', allowed: ['in-place', 'recreate'], description: 'How stale token Secrets get a new token (see regenerate-tokens --help).' },
-    { name: 'skip-calico', type: 'boolean', description: 'Do not look for Calico (its steps work in its own namespace, outside -n).' },
+    {
+      name: 'bound-before',
+      type: 'string',
+      valueName: 'time|now',
+      description:
+        'When the signing key changed (RFC 3339, or now): pods with a projected token (kube-api-access-*) started before it are restarted too. Without it, such pods are listed under "needs a person" after a key change: the API cannot show their tokens.',
+    },
+    { name: 'skip-calico', type: 'boolean', description: 'Do not look for Calico: its steps act in its own namespace (kube-system or calico-system), outside -n, and ask separately.' },
     { name: 'timeout', type: 'number', default: 300, valueName: 'seconds', description: 'Deadline of each wait (refills, rollouts).' },
     {
       name: 'restore',
@@ -73,6 +82,10 @@ interface Ctx extends Session {
   verification?: RotationReport['verification']
   /** What the run refused or could not do, each with its next action. */
   needsPerson: string[]
+  /** The pods the proof found still (possibly) on an old token, one line each. */
+  podsLeft: string[]
+  /** Every backup directory of this repair on disk (worked out after the run). */
+  backupDirs: string[]
   /** --restore: what to do with each backed-up Secret. */
   restore: RestoreItem[]
 }
@@ -103,34 +116,47 @@ const preflight: Step<Ctx> = {
       ok: missing.length === 0,
       summary: missing.length
         ? `missing permissions, nothing was changed: ${missing.map((p) => `${describePermission(p)} (to ${p.why})`).join('; ')}. Add these RBAC rules to a (Cluster)Role bound to you, then rerun:\n${rbacRulesFor(missing)}`
-        : 'every permission the run needs is granted',
+        : `${check.summary}: every permission the run needs is granted`,
     }
   },
 }
 
 const proof: Step<Ctx> = {
   id: 'verify',
-  title: 'Verify: every token Secret in scope authenticates, and nothing is left for a person',
-  description: "Runs verify-token's checks over every token Secret in scope (signature by a current key, TokenReview, the bearer check); the run succeeds only if all are valid.",
+  title: 'Verify: every token Secret and every pod in scope, and nothing is left for a person',
+  description:
+    "Runs verify-token's checks over every token Secret in scope (signature by a current key, TokenReview, the bearer check), and looks at every pod in scope from scratch: none may have started before its Secret's regeneration, be stuck on a missing Secret, or hold a projected token bound before the key change. The run succeeds only if nothing is left.",
   readOnly: true,
-  kubectl: (ctx) => [`kubectl verify-token --all ${[...ctx.connection, ...ctx.scopeArgs].join(' ')}`.trim()],
+  kubectl: (ctx) => [`kubectl verify-token --all ${[...ctx.connection, ...ctx.scopeArgs].join(' ')}`.trim(), ...restart.runbook.steps.find((s) => s.id === 'verify-dependents')!.kubectl(ctx.restart)],
   check: async (ctx) => {
-    if (ctx.dryRun) return { needed: false, summary: 'after the changes: every token Secret in scope must verify' }
+    if (ctx.dryRun) {
+      // What the plan cannot fix by itself: projected tokens bound before the key change, unless --bound-before restarts them.
+      const predicted = await restart.provePods(ctx.restart)
+      const left = predicted.left.filter((l) => l.source === 'projected')
+      return {
+        needed: false,
+        summary: `after the changes: every token Secret and every pod in scope must be proven${left.length ? `; ${left.length} pod(s) with a projected token bound before the key change would be left for a person (${left.map((l) => `${l.pod.namespace}/${l.pod.name}`).join(', ')}): pass --bound-before <time of the key change> to restart them` : ''}`,
+      }
+    }
     const results = await verify.inspectAll(ctx.verify)
     const bad = results.filter((r) => r.status !== TokenStatus.valid)
     ctx.verification = { tokens: results.length, valid: results.length - bad.length, notValid: bad.map((r) => ({ source: r.source, status: r.status, reason: r.reason })) }
-    return { needed: false, summary: `${results.length - bad.length}/${results.length} token Secret(s) valid` }
+    const pods = await restart.provePods(ctx.restart)
+    ctx.podsLeft = pods.lines
+    return { needed: false, summary: `${results.length - bad.length}/${results.length} token Secret(s) valid; pods: ${pods.summary}`, details: { pods: pods.left } }
   },
-  verify: async (ctx) => {
-    if (ctx.dryRun) return { ok: true, summary: 'dry run: nothing to prove yet' }
+  verify: async (ctx, check) => {
+    if (ctx.dryRun) return { ok: true, summary: check.summary }
     const v = ctx.verification!
     // The inventory saw token Secrets: a proof that checked none proves nothing.
     const seen = ctx.regenerate.assessments.length
     if (v.tokens === 0 && seen > 0) return { ok: false, summary: `no token Secret could be checked, though the inventory found ${seen}: rerun to retry the proof` }
-    const problems = [...v.notValid.map((b) => `${b.source}: ${b.reason}`), ...ctx.needsPerson]
+    const problems = [...v.notValid.map((b) => `${b.source}: ${b.reason}`), ...ctx.podsLeft, ...ctx.needsPerson]
     return {
       ok: problems.length === 0,
-      summary: problems.length ? `${problems.length} item(s) need a person: ${problems.join('; ')}` : `all ${v.tokens} token Secret(s) valid`,
+      summary: problems.length
+        ? `${problems.length} item(s) need a person (listed at the end)`
+        : `all ${v.tokens} token Secret(s) valid, and no pod in scope holds a token from before the repair`,
     }
   },
 }
@@ -142,21 +168,34 @@ async function keysOf(ctx: Ctx): Promise<VerificationKey[]> {
 }
 
 /**
- * In a dry run nothing is regenerated yet, so restart-dependent-pods would
- * find no marked Secret: hand it the Secrets about to be regenerated, so the
- * plan lists the restarts they will cause.
+ * rotate-tokens knows the signing key changed; in a dry run nothing is
+ * regenerated yet, so the Secrets about to be regenerated are handed to
+ * restart-dependent-pods as an explicit input (its flags stay as given), and
+ * the plan lists the restarts their regeneration will cause.
  */
-function restartOf(ctx: Ctx): restart.Ctx {
-  if (ctx.dryRun) ctx.restart.flags.secret = ctx.regenerate.targets.map((s) => `${s.metadata?.namespace}/${s.metadata?.name}`)
-  return ctx.restart
+function regenerateSteps(): Step<Ctx>[] {
+  return within(regenerate.runbook.steps, (ctx: Ctx) => ctx.regenerate).map((step) =>
+    step.id !== 'find-stale-tokens'
+      ? step
+      : {
+          ...step,
+          check: async (ctx) => {
+            const found = await step.check(ctx)
+            ctx.restart.staleFound = ctx.regenerate.assessments.some((a) => a.verdict === Verdict.stale)
+            ctx.restart.pending = ctx.dryRun ? [...ctx.regenerate.targets] : []
+            return found
+          },
+        },
+  )
 }
 
 /**
- * A refused bare pod does not stop the rotation: Calico and the proof still
- * run, and the refusal is listed as work for a person (the run then exits 1).
+ * A pod left on an old token (a refused bare pod, a skipped restart) does not
+ * stop the rotation: Calico and the proof still run, and the final proof,
+ * which looks at every pod again, lists it for a person (the run exits 1).
  */
 function restartSteps(): Step<Ctx>[] {
-  return within(restart.runbook.steps, restartOf).map((step) =>
+  return within(restart.runbook.steps, (ctx: Ctx) => ctx.restart).map((step) =>
     step.id !== 'verify-dependents' || !step.verify
       ? step
       : {
@@ -164,11 +203,18 @@ function restartSteps(): Step<Ctx>[] {
           verify: async (ctx, check) => {
             const verified = await step.verify!(ctx, check)
             if (verified.ok) return verified
-            ctx.needsPerson.push(`restart-dependent-pods: ${verified.summary}`)
-            return { ok: true, summary: `left for a person (see the end): ${verified.summary}` }
+            return { ok: true, summary: `left for the final proof (listed at the end): ${ctx.restart.proof?.summary ?? verified.summary}` }
           },
         },
   )
+}
+
+/** Calico's steps act in Calico's namespace: outside a -n scope, they say so and ask separately. */
+function calicoSteps(): Step<Ctx>[] {
+  return within(calico.runbook.steps, (ctx: Ctx) => ctx.calico).map((step) => ({
+    ...step,
+    outside: (ctx: Ctx) => (ctx.scope.all ? undefined : `namespace ${ctx.calico.install?.namespace ?? 'kube-system'} (Calico's own; the scope is namespace ${ctx.scope.namespace}; --skip-calico leaves it out)`),
+  }))
 }
 
 function rotation(skipCalico: boolean): Runbook<Ctx> {
@@ -177,9 +223,9 @@ function rotation(skipCalico: boolean): Runbook<Ctx> {
     summary: cli.summary,
     steps: [
       preflight,
-      ...within(regenerate.runbook.steps, (ctx: Ctx) => ctx.regenerate),
+      ...regenerateSteps(),
       ...restartSteps(),
-      ...(skipCalico ? [] : within(calico.runbook.steps, (ctx: Ctx) => ctx.calico)),
+      ...(skipCalico ? [] : calicoSteps()),
       proof,
     ],
   }
@@ -255,10 +301,21 @@ function contextOf(session: Session, parsed: ParsedCli<NonNullable<(typeof cli)[
     startedAt: session.now().toISOString(),
     preflight: {},
     regenerate: regenerate.contextOf(session, { ...flagDefaults(regenerate.cli), ...shared, strategy: flags.strategy }),
-    restart: restart.contextOf(session, { ...flagDefaults(restart.cli), backupDir: shared.backupDir, timeout: shared.timeout, recreateBarePods: flags.recreateBarePods }),
+    restart: {
+      ...restart.contextOf(session, {
+        ...flagDefaults(restart.cli),
+        backupDir: shared.backupDir,
+        timeout: shared.timeout,
+        recreateBarePods: flags.recreateBarePods,
+        ...(flags.boundBefore !== undefined ? { boundBefore: flags.boundBefore } : {}),
+      }),
+      keyChanged: true,
+    },
     calico: calico.contextOf(session, { ...flagDefaults(calico.cli), ...shared }, { mode }),
     verify: verify.contextOfSession(session, { ...flagDefaults(verify.cli), all: true, keyFile: flags.keyFile }, io),
     needsPerson: [],
+    podsLeft: [],
+    backupDirs: [],
     restore: [],
   }
 }
@@ -266,11 +323,14 @@ function contextOf(session: Session, parsed: ParsedCli<NonNullable<(typeof cli)[
 function rotationReport(ctx: Ctx, run: RunReport | undefined): RotationReport {
   return {
     cluster: ctx.cluster,
+    user: ctx.user,
     scope: ctx.scope.all ? 'all namespaces' : `namespace ${ctx.scope.namespace}`,
     startedAt: ctx.startedAt,
     preflight: ctx.preflight,
     steps: run?.steps.map((s) => ({ id: s.id, outcome: s.outcome, summary: s.summary })) ?? [],
     backupDir: ctx.backup.dir,
+    backupDirs: ctx.backupDirs,
+    podsLeft: ctx.podsLeft,
     verification: ctx.verification,
     reportFile: ctx.reportFile,
     needsPerson: ctx.needsPerson,
@@ -278,8 +338,32 @@ function rotationReport(ctx: Ctx, run: RunReport | undefined): RotationReport {
   }
 }
 
+/**
+ * The backup directories of this repair: this run's (if it was written to),
+ * the ones the token Secrets regenerated in the last 24 h name
+ * (kube-token-runbooks.io/backup-dir), and those beside them holding the same
+ * object versions (an interrupted run's). --restore reads, never writes: its
+ * directory is the one given.
+ */
+async function repairBackups(ctx: Ctx): Promise<string[]> {
+  if (ctx.flags.restore !== undefined) return []
+  const now = ctx.now().getTime()
+  const secrets = ctx.restart.provenSecrets ?? []
+  const recent = secrets.filter((s) => s.backupDir && s.regeneratedAt && now - Date.parse(s.regeneratedAt) <= KUBELET_MAX_TOKEN_AGE_MS)
+  const stamps = secrets.map((s) => s.regeneratedAt).filter((t): t is string => t !== undefined && now - Date.parse(t) <= KUBELET_MAX_TOKEN_AGE_MS).sort()
+  // Secrets are backed up shortly before they are stamped: allow for the backup step and the refill wait.
+  const since = stamps[0] === undefined ? undefined : new Date(Date.parse(stamps[0]) - 10 * 60 * 1000).toISOString()
+  return backupDirsOfRepair([ctx.backup.dir, ...recent.map((s) => s.backupDir!)], {
+    cluster: ctx.cluster.server,
+    ...(since ? { since } : {}),
+    // Calico's steps act in its own namespace, outside -n: their backups belong to the repair too.
+    inScope: (namespace) => ctx.scope.all || namespace === ctx.scope.namespace || (!ctx.flags.skipCalico && namespace === ctx.calico.install?.namespace),
+  })
+}
+
 /** After the run, whatever its outcome: the report on disk (owner-only), and its path. */
 async function writeReport(ctx: Ctx, run: RunReport | undefined): Promise<string> {
+  ctx.backupDirs = await repairBackups(ctx)
   await mkdir(ctx.reportDir, { recursive: true, mode: 0o700 })
   const file = ctx.reportFile
   const report = rotationReport(ctx, run)
@@ -296,6 +380,7 @@ export const main: Main = (io) =>
     pick: (parsed) => (parsed.flags.restore !== undefined ? restoreRunbook : rotation(parsed.flags.skipCalico)),
     context: async (args) => {
       if (!Number.isInteger(args.cli.flags.timeout) || args.cli.flags.timeout < 1) throw new UsageError(`--timeout ${args.cli.flags.timeout} must be a whole number of seconds, at least 1`)
+      restart.parseBoundBefore(args.cli.flags.boundBefore, args.io.now()) // a usage error before any connection
       // A signing key is cluster-wide: without -n, every namespace.
       const session = await openSession(args, { runbook: cli.name, defaultScope: 'all' })
       return contextOf(session, args.cli, io)

@@ -31,6 +31,8 @@ export interface Session {
   connection: string[]
   dryRun: boolean
   cluster: { context: string; server: string }
+  /** The kubeconfig's user entry of the context (who the API server sees is preflight's to say). */
+  user: string
   /** The one backup directory of this run (created on first save). */
   backup: Backup
   /** A kubectl line an operator can paste: carries --kubeconfig/--context as given; every argument quoted. */
@@ -78,6 +80,7 @@ export async function openSession(input: SessionInput, opts: SessionOptions): Pr
     connection,
     dryRun: common.dryRun,
     cluster,
+    user: kc.getCurrentUser()?.name ?? '',
     backup: new Backup(backupDir, opts.runbook, cluster.server, now),
     kubectl: (...args) => kubectlCommand(...connection, ...args),
     scopeArgs: [...(scope.all ? ['-A'] : ['-n', scope.namespace]), ...(common.selector ? ['-l', common.selector] : [])],
@@ -91,10 +94,11 @@ export async function openSession(input: SessionInput, opts: SessionOptions): Pr
 }
 
 /** The settings in use, printed once on stderr before anything changes. */
-export function describeSettings(session: Pick<Session, 'cluster' | 'scope' | 'selector'>, envFile: string | undefined, common: Pick<CommonOptions, 'namespace'>): string {
+export function describeSettings(session: Pick<Session, 'cluster' | 'scope' | 'selector'> & Partial<Pick<Session, 'user'>>, envFile: string | undefined, common: Pick<CommonOptions, 'namespace'>): string {
   const scope = session.scope.all ? 'all namespaces' : `namespace ${session.scope.namespace}${common.namespace ? '' : " (the context's)"}`
   return [
     `cluster: context ${session.cluster.context || '(none)'} at ${session.cluster.server || '(no server)'}`,
+    `user: ${session.user || '(none)'} (kubeconfig)`,
     `scope: ${scope}${session.selector ? `, pods and Secrets matching ${session.selector}` : ''}`,
     `env file: ${envFile ?? 'none'}`,
   ].join('; ')

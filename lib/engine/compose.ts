@@ -13,6 +13,7 @@ export function within<O, I>(steps: readonly Step<I>[], inner: (outer: O) => I):
     description: step.description,
     ...(step.readOnly ? { readOnly: true as const } : {}),
     ...(step.requires ? { requires: step.requires } : {}),
+    ...(step.outside ? { outside: (outer: O) => step.outside!(inner(outer)) } : {}),
     kubectl: (outer: O) => step.kubectl(inner(outer)),
     check: (outer: O) => step.check(inner(outer)),
     ...(step.apply ? { apply: (outer: O, check: Parameters<NonNullable<Step<I>['apply']>>[1]) => step.apply!(inner(outer), check) } : {}),

@@ -12,6 +12,8 @@ export interface ConfirmRequest {
   total: number
   step: { id: string; title: string }
   check: Check
+  /** Where the step acts outside the run's scope (`namespace kube-system`); the question names it. */
+  outside?: string
 }
 
 /** Asks whether to apply one step. The engine has already printed what the step found. */
@@ -37,7 +39,8 @@ export function parseAnswer(text: string): Answer | undefined {
 }
 
 export function confirmQuestion(request: ConfirmRequest): string {
-  return `Apply step ${request.index}/${request.total} (${request.step.id})? [y]es / [s]kip / [q]uit: `
+  const where = request.outside ? ` OUTSIDE the scope, in ${request.outside}` : ''
+  return `Apply step ${request.index}/${request.total} (${request.step.id})${where}? [y]es / [s]kip / [q]uit: `
 }
 
 export interface TerminalConfirmOptions {

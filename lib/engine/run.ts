@@ -148,6 +148,11 @@ export async function runRunbook<C>(runbook: Runbook<C>, ctx: C, opts: RunOption
       addDetails('check', check.details)
       report.kubectl = step.kubectl(ctx)
       for (const command of report.kubectl) say(style.cyan(`$ ${command}`))
+      const outside = step.readOnly ? undefined : step.outside?.(ctx)
+      if (outside && check.needed) {
+        report.outside = outside
+        say(style.yellow(`outside the scope: this step acts in ${outside}`))
+      }
 
       if (step.readOnly) {
         const verified = await runVerify(check)
@@ -169,7 +174,7 @@ export async function runRunbook<C>(runbook: Runbook<C>, ctx: C, opts: RunOption
       }
       say(`${style.yellow('needed:')} ${check.summary}`)
       if (mode === Modes.interactive && confirm) {
-        const answer = await confirm({ index: i + 1, total, step: { id: step.id, title: step.title }, check })
+        const answer = await confirm({ index: i + 1, total, step: { id: step.id, title: step.title }, check, ...(outside ? { outside } : {}) })
         if (answer === 'skip') {
           finish(Outcomes.skipped, `${check.summary} (skipped at your request)`)
           continue

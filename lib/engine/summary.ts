@@ -72,11 +72,11 @@ export function outcomeLabel(outcome: Outcome): string {
  */
 export function renderReport(report: RunReport): string {
   const width = Math.max(...Object.values(outcomeWords).map((w) => w.length))
-  const lines = report.steps.map((s) => `${outcomeLabel(s.outcome).padEnd(width)}  ${s.id}${s.summary ? `: ${s.summary}` : ''}`)
+  const lines = report.steps.map((s) => `${outcomeLabel(s.outcome).padEnd(width)}  ${s.id}${s.outside ? ` [outside the scope: ${s.outside}]` : ''}${s.summary ? `: ${s.summary}` : ''}`)
   const pending = report.steps.filter((s) => s.outcome === Outcomes.planned && s.kubectl.length > 0)
   if (pending.length > 0) {
     lines.push('', 'By hand, the plan is:')
-    for (const s of pending) lines.push(`  # ${s.id}`, ...s.kubectl.map((c) => `  $ ${c}`))
+    for (const s of pending) lines.push(`  # ${s.id}${s.outside ? ` (outside the scope: in ${s.outside})` : ''}`, ...s.kubectl.map((c) => `  $ ${c}`))
   }
   lines.push('', summarize(report))
   return lines.join('\n')

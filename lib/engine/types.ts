@@ -41,6 +41,12 @@ export interface Step<C> {
    * (the plan lists these). Example: no regeneration without the backup.
    */
   requires?: readonly string[]
+  /**
+   * Where the step acts outside the run's scope (e.g. `namespace kube-system`
+   * while the scope is one namespace), or undefined when it stays inside. The
+   * plan says so, and at a terminal the prompt names it: a separate consent.
+   */
+  outside?(ctx: C): string | undefined
   /** Commands an operator could paste to do or see the same by hand (computed after the check). */
   kubectl(ctx: C): string[]
   /** Read-only look at live state. May throw UsageError/DomainError. */
@@ -93,6 +99,8 @@ export interface StepReport {
   outcome: Outcome
   summary: string
   kubectl: string[]
+  /** Where the step acted (or would act) outside the run's scope. */
+  outside?: string
   /** Whatever check/apply/verify returned as details, by phase. */
   details?: { check?: unknown; apply?: unknown; verify?: unknown }
   verify?: { ok: boolean; summary: string }

@@ -12,9 +12,9 @@
 //    failed recreate never loses a Secret.
 // Both stamp REGENERATED_AT_ANNOTATION for restart-dependent-pods.
 import type * as k8s from '@kubernetes/client-node'
-import type { SavedCopy } from '../backup.ts'
+import { backupDirOf, type SavedCopy } from '../backup.ts'
 import { DomainError } from '../errors.ts'
-import { REGENERATED_AT_ANNOTATION } from '../annotations.ts'
+import { BACKUP_DIR_ANNOTATION, REGENERATED_AT_ANNOTATION } from '../annotations.ts'
 import { isNotFound, PatchType, statusOf, type Kube } from '../kube/clients.ts'
 import { describeApiError, refusalOf } from '../kube/errors.ts'
 import { retrySafe } from '../kube/retry.ts'
@@ -23,7 +23,7 @@ export const Strategy = { inPlace: 'in-place', recreate: 'recreate' } as const
 export type Strategy = (typeof Strategy)[keyof typeof Strategy]
 
 /** `/` in a JSON-patch path segment is written `~1`. */
-const annotationPath = `/metadata/annotations/${REGENERATED_AT_ANNOTATION.replace('~', '~0').replace('/', '~1')}`
+const annotationPath = (name: string) => `/metadata/annotations/${name.replace('~', '~0').replace('/', '~1')}`
 
 /** `gone`: the Secret was deleted meanwhile (its namespace is going away, or someone removed it). */
 export type RegenerateOutcome = 'blanked' | 'recreated' | 'already-changed' | 'gone'
@@ -55,7 +55,8 @@ export async function blankToken({ core, patchAs }: SecretApi, secret: k8s.V1Sec
     ...(previous ? [{ op: 'test', path: '/data/token', value: previous }] : []),
     { op: 'add', path: secret.data ? '/data/token' : '/data', value: secret.data ? '' : { token: '' } },
     ...(secret.metadata?.annotations ? [] : [{ op: 'add', path: '/metadata/annotations', value: {} }]),
-    { op: 'add', path: annotationPath, value: now.toISOString() },
+    { op: 'add', path: annotationPath(REGENERATED_AT_ANNOTATION), value: now.toISOString() },
+    { op: 'add', path: annotationPath(BACKUP_DIR_ANNOTATION), value: backupDirOf(saved) },
   ]
   try {
     await core.patchNamespacedSecret({ namespace, name, body: patch }, patchAs(PatchType.json))
@@ -86,7 +87,7 @@ export async function recreateSecret({ core }: SecretApi, secret: k8s.V1Secret, 
   }
   let createError: unknown
   try {
-    await core.createNamespacedSecret({ namespace, body: freshCopy(secret, now) })
+    await core.createNamespacedSecret({ namespace, body: freshCopy(secret, now, backupDirOf(saved)) })
     return 'recreated'
   } catch (err) {
     createError = err
@@ -129,7 +130,7 @@ export function creatableCopy(secret: k8s.V1Secret): k8s.V1Secret {
  * the new token into it, which an immutable Secret forbids. `sealAgain`
  * restores `immutable: true` once the token is back.
  */
-export function freshCopy(secret: k8s.V1Secret, now: Date): k8s.V1Secret {
+export function freshCopy(secret: k8s.V1Secret, now: Date, backupDir?: string): k8s.V1Secret {
   const copy = creatableCopy(secret)
   const { token: _token, ...data } = secret.data ?? {}
   const { immutable: _immutable, data: _data, ...rest } = copy
@@ -137,7 +138,10 @@ export function freshCopy(secret: k8s.V1Secret, now: Date): k8s.V1Secret {
     ...rest,
     type: secret.type ?? 'kubernetes.io/service-account-token',
     ...(Object.keys(data).length ? { data } : {}),
-    metadata: { ...copy.metadata, annotations: { ...copy.metadata?.annotations, [REGENERATED_AT_ANNOTATION]: now.toISOString() } },
+    metadata: {
+      ...copy.metadata,
+      annotations: { ...copy.metadata?.annotations, [REGENERATED_AT_ANNOTATION]: now.toISOString(), ...(backupDir ? { [BACKUP_DIR_ANNOTATION]: backupDir } : {}) },
+    },
   }
 }
 

@@ -6,7 +6,7 @@
 // (clusters before 1.24) carries the old name (kube-token-runbooks.io/replaces):
 // pods naming the old name depend whatever their age. Pure: the caller lists.
 import type { V1Pod, V1Secret } from '@kubernetes/client-node'
-import { REGENERATED_AT_ANNOTATION, REPLACES_ANNOTATION } from '../annotations.ts'
+import { BACKUP_DIR_ANNOTATION, REGENERATED_AT_ANNOTATION, REPLACES_ANNOTATION } from '../annotations.ts'
 import { DependencyKind, type DependencyReason, type DependentPod } from './dependents.ts'
 import { keyOf, namespaceOf, objectKey, podRef, timeOf, type PodRef } from './keys.ts'
 import { startedBefore } from './restarted-at.ts'
@@ -22,6 +22,8 @@ export interface RegeneratedSecret {
   readonly replaces?: string
   /** What is odd about its annotations, for the report. */
   readonly note?: string
+  /** The backup directory of its copy from before the regeneration (kube-token-runbooks.io/backup-dir). */
+  readonly backupDir?: string
 }
 
 /** RFC 3339 as the API server writes it: a date, a time and a zone (Z or ±hh:mm). */
@@ -59,6 +61,7 @@ export function regeneratedSecretOf(secret: V1Secret, named = false): Regenerate
     ...(ms === undefined ? {} : { regeneratedAt: new Date(ms).toISOString() }),
     ...(old ? { replaces: objectKey(namespace, old) } : {}),
     ...(note ? { note } : {}),
+    ...(annotations[BACKUP_DIR_ANNOTATION] ? { backupDir: annotations[BACKUP_DIR_ANNOTATION] } : {}),
   }
 }
 

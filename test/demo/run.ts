@@ -33,7 +33,8 @@ say('4. Every token is now rejected')
 runbook('verify-token', scope)
 
 say('5. The maintenance job')
-const code = runbook('rotate-tokens', ['-A', '--yes', '--recreate-bare-pods'])
+// The key changed just now: every pod started before now holds a projected token signed by the old key.
+const code = runbook('rotate-tokens', ['-A', '--yes', '--recreate-bare-pods', '--bound-before', 'now'])
 
 say('6. Proof')
 runbook('verify-token', ['--all', '-A'])

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { V1Secret } from '@kubernetes/client-node'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { Backup, MANIFEST_VERSION, parseManifest, readBackup } from '../../lib/backup.ts'
+import { Backup, backupDirsOfRepair, isOfRepair, MANIFEST_VERSION, parseManifest, readBackup, type BackupManifest } from '../../lib/backup.ts'
 import { DomainError } from '../../lib/errors.ts'
 import { makeSecret } from './helpers/objects.ts'
 
@@ -170,5 +170,33 @@ describe('readBackup', () => {
 describe('parseManifest', () => {
   it('rejects a manifest that is not an object', () => {
     expect(() => parseManifest('[]', 'm.json')).toThrow(/corrupt \(not an object\)/)
+  })
+})
+
+describe('the backup directories of one repair', () => {
+  const entry = (name: string, resourceVersion: string, writtenAt = '2026-12-01T00:00:00.000Z', namespace = 'ns') => ({ kind: 'Secret', namespace, name, uid: `uid-${name}`, resourceVersion, file: `secret/${namespace}/${name}/${resourceVersion}.json`, writtenAt })
+  const manifest = (objects: ReturnType<typeof entry>[], cluster = 'https://api'): BackupManifest => ({ version: MANIFEST_VERSION, runbook: 'rotate-tokens', createdAt: '', cluster, objects })
+  const repair = { cluster: 'https://api', objects: [entry('a', '100')], inScope: (ns: string) => ns === 'ns' }
+
+  it.each([
+    ['the same object version: an interrupted run whose rerun backed it up again', manifest([entry('a', '100')]), repair, true],
+    ['another version of the same object, written before the repair', manifest([entry('a', '99', '2026-11-01T00:00:00.000Z')]), { ...repair, since: '2026-11-30T00:00:00.000Z' }, false],
+    ['an object in scope written since the repair began: an earlier rerun', manifest([entry('b', '5', '2026-11-30T01:00:00.000Z')]), { ...repair, since: '2026-11-30T00:00:00.000Z' }, true],
+    ['written since, but outside the scope', manifest([entry('b', '5', '2026-11-30T01:00:00.000Z', 'other')]), { ...repair, since: '2026-11-30T00:00:00.000Z' }, false],
+    ['another cluster', manifest([entry('a', '100')], 'https://elsewhere'), repair, false],
+  ])('%s', (_what, m, r, expected) => {
+    expect(isOfRepair(m, r)).toBe(expected)
+  })
+
+  it('finds the known directories that exist, and the ones beside them of the same repair', async () => {
+    const first = join(root, 'first')
+    const second = join(root, 'second')
+    const unrelated = join(root, 'unrelated')
+    await new Backup(first, 'rotate-tokens', 'https://api', NOW).save('Secret', version('a', '100', 'old'))
+    await new Backup(second, 'rotate-tokens', 'https://api', NOW).save('Secret', version('a', '100', 'old'))
+    await new Backup(unrelated, 'rotate-tokens', 'https://api', NOW).save('Secret', version('z', '7', 'other'))
+    mkdirSync(join(root, 'not-a-backup'))
+    const found = await backupDirsOfRepair([second, join(root, 'never-written')], { cluster: 'https://api', inScope: () => true })
+    expect(found).toEqual([first, second])
   })
 })

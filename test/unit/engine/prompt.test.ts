@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream'
 import { describe, expect, it } from 'vitest'
-import { createTerminalConfirm, parseAnswer, scriptedConfirm, type ConfirmRequest } from '../../../lib/engine/prompt.ts'
+import { confirmQuestion, createTerminalConfirm, parseAnswer, scriptedConfirm, type ConfirmRequest } from '../../../lib/engine/prompt.ts'
 import { memorySink } from '../../../lib/output.ts'
 
 const request: ConfirmRequest = {
@@ -9,6 +9,13 @@ const request: ConfirmRequest = {
   step: { id: 'regenerate-secrets', title: 'Regenerate' },
   check: { needed: true, summary: '3 Secrets' },
 }
+
+describe('confirmQuestion', () => {
+  it('names the step, and where it acts outside the scope: a separate consent', () => {
+    expect(confirmQuestion(request)).toBe('Apply step 2/5 (regenerate-secrets)? [y]es / [s]kip / [q]uit: ')
+    expect(confirmQuestion({ ...request, outside: 'namespace kube-system' })).toBe('Apply step 2/5 (regenerate-secrets) OUTSIDE the scope, in namespace kube-system? [y]es / [s]kip / [q]uit: ')
+  })
+})
 
 describe('parseAnswer', () => {
   it.each([

@@ -89,6 +89,24 @@ describe('plan mode (--dry-run)', () => {
   })
 })
 
+describe('a step that acts outside the scope', () => {
+  const outside = (step: Step<Ctx>): Step<Ctx> => ({ ...step, outside: () => 'namespace kube-system' })
+
+  it('says so in the plan, and in its report', async () => {
+    const h = harness(Modes.plan)
+    const report = await h.run(makeRunbook(makeStep('inside', { needed: true }), outside(makeStep('calico', { needed: true }))))
+    expect(h.stderr.text()).toMatch(/outside the scope: this step acts in namespace kube-system/)
+    expect(report.steps.map((s) => s.outside)).toEqual([undefined, 'namespace kube-system'])
+  })
+
+  it('asks with the namespace named, a consent of its own', async () => {
+    const h = harness(Modes.interactive, ['yes', 'skip'])
+    const report = await h.run(makeRunbook(makeStep('inside', { needed: true }), outside(makeStep('calico', { needed: true }))))
+    expect(h.confirm!.asked.map((r) => r.outside)).toEqual([undefined, 'namespace kube-system'])
+    expect(outcomes(report)).toEqual(['inside=applied', 'calico=skipped'])
+  })
+})
+
 describe('interactive mode', () => {
   it('asks before each change and follows yes / skip / quit', async () => {
     const h = harness(Modes.interactive, ['yes', 'skip', 'quit'])

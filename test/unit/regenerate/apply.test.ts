@@ -5,7 +5,7 @@ import { Observable, type V1Secret } from '@kubernetes/client-node'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Backup, type SavedCopy } from '../../../lib/backup.ts'
 import { DomainError } from '../../../lib/errors.ts'
-import { REGENERATED_AT_ANNOTATION } from '../../../lib/annotations.ts'
+import { BACKUP_DIR_ANNOTATION, REGENERATED_AT_ANNOTATION } from '../../../lib/annotations.ts'
 import { retrying, safetyOf } from '../../../lib/kube/retry.ts'
 import { blankToken, freshCopy, recreateSecret, sealAgain, type SecretClient } from '../../../lib/regenerate/apply.ts'
 import { immutableRefused, policyDenied, statusError, testOpFailed, webhookDenied } from '../helpers/api-errors.ts'
@@ -71,6 +71,8 @@ describe('blankToken (in place)', () => {
     const [patch] = fake.bodies('patchNamespacedSecret') as Array<Array<{ op: string; path: string; value?: unknown }>>
     expect(patch?.[0]).toEqual({ op: 'test', path: '/data/token', value: b64('old-token') })
     expect(patch).toContainEqual({ op: 'add', path: '/data/token', value: '' })
+    // The backup directory of its copy, for the report of a resumed run.
+    expect(patch).toContainEqual({ op: 'add', path: '/metadata/annotations/kube-token-runbooks.io~1backup-dir', value: backup.dir })
     expect(safetyOf('patchNamespacedSecret', fake.calls[0]!.args)).toBe('guarded')
   })
 
@@ -126,7 +128,12 @@ describe('recreateSecret', () => {
       name: 'robot-token',
       namespace: 'ns',
       labels: { team: 'a' },
-      annotations: { 'kubernetes.io/service-account.name': 'robot', 'kubernetes.io/service-account.uid': 'sa-uid', [REGENERATED_AT_ANNOTATION]: now.toISOString() },
+      annotations: {
+        'kubernetes.io/service-account.name': 'robot',
+        'kubernetes.io/service-account.uid': 'sa-uid',
+        [REGENERATED_AT_ANNOTATION]: now.toISOString(),
+        [BACKUP_DIR_ANNOTATION]: backup.dir,
+      },
       ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: 'owner-uid' }],
       finalizers: ['example.com/keep'],
     })
