@@ -11,7 +11,7 @@ import { loadAll } from 'js-yaml'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CLUSTER_ROLE, DEPLOY_NAMESPACE, SERVICE_ACCOUNT } from '../../lib/preflight/manifests.ts'
 import { jsonOf, runRunbook } from './support/cli.ts'
-import { createNamespace, createTokenSecret, deleteNamespace, ignoreNotFound, useCluster, type TestCluster } from './support/cluster.ts'
+import { createNamespace, createTokenSecret, deleteNamespace, ignoreNotFound, useCluster, waitForOtherTestNamespacesGone, type TestCluster } from './support/cluster.ts'
 
 const deployDir = join(import.meta.dirname, '..', '..', 'deploy')
 
@@ -65,6 +65,7 @@ describe('deploy/ RBAC, as the kube-token-runbooks ServiceAccount', () => {
   })
 
   it('verify-token --all -A and rotate-tokens --dry-run -A pass with exactly the shipped ClusterRole', async () => {
+    await waitForOtherTestNamespacesGone(cluster.core, [namespace])
     const kubeconfig = await kubeconfigFor(SERVICE_ACCOUNT)
     const verify = await runRunbook('verify-token', ['--all', '-A'], { kubeconfig })
     expect(verify.code, verify.stdout + verify.stderr.slice(-2000)).toBe(0)
