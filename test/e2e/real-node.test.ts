@@ -15,7 +15,7 @@ import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createNamespace, createTokenSecret, deleteNamespace, useCluster, waitFor, type TestCluster } from './support/cluster.ts'
+import { createNamespace, createTokenSecret, deleteNamespace, useCluster, waitFor, waitForOtherTestNamespacesGone, type TestCluster } from './support/cluster.ts'
 import { jsonOf, runRunbook } from './support/cli.ts'
 import { callResults, createCallerDeployment, livePod, realNode, realNodeSuiteTitle, waitForCall, waitForRunningPod } from './support/real-node.ts'
 
@@ -69,6 +69,7 @@ describe.skipIf(realNode().status !== 'up')(realNodeSuiteTitle('on the real node
     const after = await waitForCall(cluster.core, namespace, pod.metadata!.name!, [401], rotated)
     log(`after the rotation: the same pod got ${after.status}`)
 
+    await waitForOtherTestNamespacesGone(cluster.core, namespaces)
     // The key change dated, so pods whose projected tokens predate it are restarted too instead of left for a person.
     const result = await runRunbook('rotate-tokens', ['--yes', '-A', '--bound-before', rotated.toISOString(), '--backup-dir', join(scratch, 'legacy-backup'), '--report-dir', scratch], {
       kubeconfig: cluster.kubeconfigPath,

@@ -37,6 +37,19 @@ export async function createNamespace(core: k8s.CoreV1Api, prefix: string): Prom
   return name
 }
 
+/**
+ * Waits until the namespaces of earlier test files (labelled ktr-e2e) are
+ * gone, except `keep`: a run with -A sees every namespace, and one still
+ * terminating holds stale tokens and workloads that vanish mid-run.
+ */
+export async function waitForOtherTestNamespacesGone(core: k8s.CoreV1Api, keep: readonly string[] = [], timeoutMs = 120_000): Promise<void> {
+  await waitFor(
+    'namespaces of earlier tests to be gone',
+    async () => (await core.listNamespace({ labelSelector: 'ktr-e2e=true' })).items.every((n) => keep.includes(n.metadata?.name ?? '')),
+    timeoutMs,
+  )
+}
+
 export async function deleteNamespace(core: k8s.CoreV1Api, name: string): Promise<void> {
   await core.deleteNamespace({ name }).catch(ignoreNotFound)
 }
