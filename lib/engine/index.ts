@@ -1,7 +1,7 @@
 // The engine's public face: what a runbook file imports.
 export * from './types.ts'
 export { resolveMode, type ModeInputs } from './mode.ts'
-export { runRunbook, validateRunbook, NO_TERMINAL_FIX, type RunOptions } from './run.ts'
+export { runRunbook, validateRunbook, RunFindings, NO_TERMINAL_FIX, type RunOptions } from './run.ts'
 export { summarize, renderReport, countOutcomes, nothingToDo, outcomeLabel, NOTHING_TO_DO, type OutcomeCounts } from './summary.ts'
 export {
   createTerminalConfirm,

@@ -11,7 +11,7 @@ export interface ConfirmRequest {
   index: number
   total: number
   step: { id: string; title: string }
-  check: Check
+  check: Check<unknown>
   /** Where the step acts outside the run's scope (`namespace kube-system`); the question names it. */
   outside?: string
 }

@@ -10,13 +10,14 @@ import { outcomeLabel } from './summary.ts'
 import {
   Modes,
   Outcomes,
+  type AnyStep,
   type Applied,
   type Check,
+  type Findings,
   type Mode,
   type Outcome,
   type RunReport,
   type Runbook,
-  type Step,
   type StepReport,
   type Verified,
 } from './types.ts'
@@ -32,6 +33,41 @@ export interface RunOptions {
   debug?: boolean
   /** Aborted (Ctrl-C, SIGTERM): no further step starts; the one running finishes first. */
   signal?: AbortSignal
+  /** Where the steps' plans and results are kept: pass one to read them after the run (reports). */
+  findings?: RunFindings
+}
+
+type Checked = Check<unknown>
+
+/**
+ * The plans and results of one run, by step id: what `Findings` reads. The
+ * engine records each check's plan and each apply's result as they come.
+ */
+export class RunFindings implements Findings {
+  readonly #plans = new Map<string, unknown>()
+  readonly #results = new Map<string, unknown>()
+
+  plan<P>(step: { id: string } & AnyStep<never>): P {
+    if (!this.#plans.has(step.id)) throw new Error(`internal: step ${step.id} has not been checked in this run`)
+    return this.#plans.get(step.id) as P
+  }
+
+  result<R>(step: { id: string } & AnyStep<never>): R | undefined {
+    return this.#results.get(step.id) as R | undefined
+  }
+
+  has(step: { id: string }): boolean {
+    return this.#plans.has(step.id)
+  }
+
+  /** The engine's side: a check's plan (undefined is a plan too: "checked, nothing to carry"). */
+  recordPlan(id: string, plan: unknown): void {
+    this.#plans.set(id, plan)
+  }
+
+  recordResult(id: string, result: unknown): void {
+    if (result !== undefined) this.#results.set(id, result)
+  }
 }
 
 /** The end of the refusal when there is no terminal to ask on and no --yes. */
@@ -61,13 +97,15 @@ export async function runRunbook<C>(runbook: Runbook<C>, ctx: C, opts: RunOption
   const total = steps.length
   const { style } = output
 
+  const found = opts.findings ?? new RunFindings()
+
   // Without a terminal and without --yes, look before we leap: a read-only
   // pass of every check decides whether the run may go ahead at all. The
   // execution pass then replays these results instead of checking twice
   // (nothing changed in between: no apply ran).
-  let planned: Map<number, Settled<Check>> | undefined
+  let planned: Map<number, Settled<Checked>> | undefined
   if (mode === Modes.noTerminal) {
-    planned = await planningPass(steps, ctx)
+    planned = await planningPass(steps, ctx, found)
     const wouldChange = steps.filter((s, i) => {
       const r = planned?.get(i)
       return !s.readOnly && r?.ok === true && r.value.needed
@@ -79,11 +117,12 @@ export async function runRunbook<C>(runbook: Runbook<C>, ctx: C, opts: RunOption
       )
     }
   }
-  const checkStep = async (step: Step<C>, i: number): Promise<Check> => {
+  const checkStep = async (step: AnyStep<C>, i: number): Promise<Checked> => {
     const r = planned?.get(i)
-    if (!r) return step.check(ctx)
-    if (r.ok) return r.value
-    throw r.error
+    if (r && !r.ok) throw r.error
+    const check: Checked = r ? r.value : await step.check(ctx, found)
+    found.recordPlan(step.id, check.plan)
+    return check
   }
 
   const reports: StepReport[] = []
@@ -122,9 +161,9 @@ export async function runRunbook<C>(runbook: Runbook<C>, ctx: C, opts: RunOption
     const addDetails = (phase: 'check' | 'apply' | 'verify', details: unknown) => {
       if (details !== undefined) report.details = { ...report.details, [phase]: details }
     }
-    const runVerify = async (check: Check): Promise<Verified | undefined> => {
+    const runVerify = async (check: Checked, result: unknown): Promise<Verified | undefined> => {
       if (!step.verify) return undefined
-      const verified = await step.verify(ctx, check)
+      const verified = await step.verify(ctx, check.plan, result)
       report.verify = { ok: verified.ok, summary: verified.summary }
       addDetails('verify', verified.details)
       return verified
@@ -137,7 +176,7 @@ export async function runRunbook<C>(runbook: Runbook<C>, ctx: C, opts: RunOption
     })
     if (missing.length > 0 && !step.readOnly) {
       const why = missing.map((id) => `${id} was ${reports.find((r) => r.id === id)!.outcome}`).join(', ')
-      report.kubectl = safeKubectl(step, ctx)
+      report.kubectl = safeKubectl(step, ctx, undefined)
       finish(Outcomes.skipped, `skipped because ${why}`)
       continue
     }
@@ -146,16 +185,16 @@ export async function runRunbook<C>(runbook: Runbook<C>, ctx: C, opts: RunOption
       const check = await checkStep(step, i)
       report.needed = check.needed
       addDetails('check', check.details)
-      report.kubectl = step.kubectl(ctx)
+      report.kubectl = step.kubectl(ctx, check.plan)
       for (const command of report.kubectl) say(style.cyan(`$ ${command}`))
-      const outside = step.readOnly ? undefined : step.outside?.(ctx)
+      const outside = step.readOnly ? undefined : step.outside?.(ctx, check.plan)
       if (outside && check.needed) {
         report.outside = outside
         say(style.yellow(`outside the scope: this step acts in ${outside}`))
       }
 
       if (step.readOnly) {
-        const verified = await runVerify(check)
+        const verified = await runVerify(check, undefined)
         if (verified && !verified.ok) {
           finish(Outcomes.failed, verified.summary)
           stopped = 'failed'
@@ -192,12 +231,11 @@ export async function runRunbook<C>(runbook: Runbook<C>, ctx: C, opts: RunOption
           `step ${step.id} is needed but has no automatic fix (${check.summary}): do it by hand with the commands above, then rerun`,
         )
       }
-      const applied: Applied | void = await step.apply(ctx, check)
-      addDetails('apply', applied?.details)
-      // Recompute: apply may have learnt the concrete objects it touched.
-      report.kubectl = step.kubectl(ctx)
-      const summary = applied?.summary ?? check.summary
-      const verified = await runVerify(check)
+      const applied: Applied<unknown> = await step.apply(ctx, check.plan)
+      addDetails('apply', applied.details)
+      found.recordResult(step.id, applied.result)
+      const summary = applied.summary
+      const verified = await runVerify(check, applied.result)
       if (verified && !verified.ok) {
         say(`${style.green('✓')} applied: ${summary}`)
         finish(Outcomes.failed, `verify failed: ${verified.summary}`)
@@ -237,20 +275,23 @@ export async function runRunbook<C>(runbook: Runbook<C>, ctx: C, opts: RunOption
 /** Outcomes that mean a step's work was not done in this run. */
 const UNDONE: ReadonlySet<Outcome> = new Set([Outcomes.skipped, Outcomes.failed, Outcomes.notRun])
 
-function safeKubectl<C>(step: Step<C>, ctx: C): string[] {
+function safeKubectl<C>(step: AnyStep<C>, ctx: C, plan: unknown): string[] {
   try {
-    return step.kubectl(ctx)
+    return step.kubectl(ctx, plan)
   } catch {
     return []
   }
 }
 
 /** Every check in order, read-only; stops at the first one that throws. */
-async function planningPass<C>(steps: readonly Step<C>[], ctx: C): Promise<Map<number, Settled<Check>>> {
-  const results = new Map<number, Settled<Check>>()
+async function planningPass<C>(steps: readonly AnyStep<C>[], ctx: C, found: RunFindings): Promise<Map<number, Settled<Checked>>> {
+  const results = new Map<number, Settled<Checked>>()
   for (const [i, step] of steps.entries()) {
     try {
-      results.set(i, { ok: true, value: await step.check(ctx) })
+      const check: Checked = await step.check(ctx, found)
+      // Later checks of this pass read it, as they would in the run itself.
+      found.recordPlan(step.id, check.plan)
+      results.set(i, { ok: true, value: check })
     } catch (error) {
       results.set(i, { ok: false, error })
       break
@@ -259,14 +300,9 @@ async function planningPass<C>(steps: readonly Step<C>[], ctx: C): Promise<Map<n
   return results
 }
 
-function notRun<C>(step: Step<C>, ctx: C, why: NonNullable<RunReport['stopped']>): StepReport {
-  let kubectl: string[] = []
-  try {
-    kubectl = step.kubectl(ctx)
-  } catch {
-    // A step that never ran may lack the context its commands are built
-    // from; its report then simply lists no commands.
-  }
+function notRun<C>(step: AnyStep<C>, ctx: C, why: NonNullable<RunReport['stopped']>): StepReport {
+  // A step that never ran has no plan; its commands are the general ones, if any.
+  const kubectl = safeKubectl(step, ctx, undefined)
   return {
     id: step.id,
     title: step.title,
