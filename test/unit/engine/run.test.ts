@@ -1,14 +1,13 @@
 import { describe, expect, it } from 'vitest'
 import { DomainError, UsageError } from '../../../lib/errors.ts'
 import { createOutput, memorySink } from '../../../lib/output.ts'
-import { NO_TERMINAL_FIX, runRunbook, validateRunbook } from '../../../lib/engine/run.ts'
+import { NO_TERMINAL_FIX, RunFindings, runRunbook, validateRunbook } from '../../../lib/engine/run.ts'
 import { scriptedConfirm } from '../../../lib/engine/prompt.ts'
-import { Modes, type Mode, type Runbook, type Step } from '../../../lib/engine/types.ts'
+import { Modes, type AnyStep, type Mode, type Runbook, type Step } from '../../../lib/engine/types.ts'
 
 // A context that records every call the engine makes, in order.
 interface Ctx {
   calls: string[]
-  found?: string[]
 }
 
 interface StepOpts {
@@ -49,7 +48,7 @@ function makeStep(id: string, o: StepOpts = {}): Step<Ctx> {
   return step
 }
 
-function makeRunbook(...steps: Step<Ctx>[]): Runbook<Ctx> {
+function makeRunbook(...steps: AnyStep<Ctx>[]): Runbook<Ctx> {
   return { name: 'test-runbook', summary: 'A runbook for tests.', steps }
 }
 
@@ -61,8 +60,9 @@ function harness(mode: Mode, answers?: ('yes' | 'skip' | 'quit')[]) {
   let tick = 0
   const now = () => new Date(Date.UTC(2024, 0, 1, 0, 0, tick++))
   const ctx: Ctx = { calls: [] }
-  const run = (rb: Runbook<Ctx>) => runRunbook(rb, ctx, { mode, output, now, ...(confirm ? { confirm } : {}) })
-  return { ctx, run, stdout, stderr, confirm }
+  const findings = new RunFindings()
+  const run = (rb: Runbook<Ctx>) => runRunbook(rb, ctx, { mode, output, now, findings, ...(confirm ? { confirm } : {}) })
+  return { ctx, run, stdout, stderr, confirm, findings }
 }
 
 const outcomes = (r: { steps: { id: string; outcome: string }[] }) => r.steps.map((s) => `${s.id}=${s.outcome}`)
@@ -174,30 +174,68 @@ describe('unattended mode (--yes)', () => {
     expect(report.ok).toBe(true)
   })
 
-  it('lets steps share what they found through the context', async () => {
+  it('hands a check\'s plan to apply and later checks, and apply\'s result to verify', async () => {
     const h = harness(Modes.unattended)
-    const find: Step<Ctx> = {
+    const find: Step<Ctx, string[]> = {
       id: 'find',
       title: 'Find',
       description: 'Finds things.',
       readOnly: true,
       kubectl: () => ['kubectl get secrets -A'],
-      async check(ctx) {
-        ctx.found = ['kube-system/x', 'default/y']
-        return { needed: false, summary: 'found 2' }
-      },
+      check: async () => ({ needed: false, summary: 'found 2', plan: ['kube-system/x', 'default/y'] }),
     }
-    const fix: Step<Ctx> = {
+    const seen: unknown[] = []
+    const fix: Step<Ctx, string[], number> = {
       id: 'fix',
       title: 'Fix',
       description: 'Fixes what find found.',
-      kubectl: (ctx) => (ctx.found ?? []).map((s) => `kubectl patch secret ${s}`),
-      check: async (ctx) => ({ needed: (ctx.found ?? []).length > 0, summary: `${ctx.found?.length} to fix` }),
-      apply: async (ctx) => ({ summary: `fixed ${ctx.found?.join(', ')}` }),
+      kubectl: (_ctx, plan) => (plan ?? []).map((s) => `kubectl patch secret ${s}`),
+      check: async (_ctx, found) => {
+        const targets = found.plan(find)
+        return { needed: targets.length > 0, summary: `${targets.length} to fix`, plan: targets }
+      },
+      apply: async (_ctx, plan) => ({ summary: `fixed ${plan.join(', ')}`, result: plan.length }),
+      verify: async (_ctx, plan, fixed) => {
+        seen.push(plan, fixed)
+        return { ok: fixed === plan.length, summary: `${fixed} fixed` }
+      },
     }
     const report = await h.run(makeRunbook(find, fix))
     expect(report.steps[1]?.kubectl).toEqual(['kubectl patch secret kube-system/x', 'kubectl patch secret default/y'])
-    expect(report.steps[1]?.summary).toBe('fixed kube-system/x, default/y')
+    expect(report.steps[1]?.summary).toBe('fixed kube-system/x, default/y; verified: 2 fixed')
+    expect(seen).toEqual([['kube-system/x', 'default/y'], 2])
+  })
+
+  it('keeps every plan and result for the caller, and fails a step that reads a plan never made', async () => {
+    const h = harness(Modes.unattended)
+    const never: Step<Ctx, string> = { id: 'never', title: 'Never', description: 'Not in the runbook.', readOnly: true, kubectl: () => [], check: async () => ({ needed: false, summary: '', plan: 'x' }) }
+    const first = makeStep('first', { needed: true })
+    const reader: Step<Ctx, string> = {
+      id: 'reader',
+      title: 'Reader',
+      description: 'Reads a plan that does not exist.',
+      readOnly: true,
+      kubectl: () => [],
+      check: async (_ctx, found) => ({ needed: false, summary: found.plan(never), plan: '' }),
+    }
+    const report = await h.run(makeRunbook(first, reader))
+    expect(h.findings.has(first)).toBe(true)
+    expect(h.findings.has(never)).toBe(false)
+    expect(report.steps[1]).toMatchObject({ outcome: 'failed', error: { kind: 'unexpected', message: expect.stringContaining('never has not been checked') } })
+  })
+
+  it('gives the planning pass (no terminal) the same plans as the run', async () => {
+    const h = harness(Modes.noTerminal)
+    const find: Step<Ctx, number> = { id: 'find', title: 'Find', description: 'Counts.', readOnly: true, kubectl: () => [], check: async () => ({ needed: false, summary: 'three', plan: 3 }) }
+    const use: Step<Ctx, number> = {
+      id: 'use',
+      title: 'Use',
+      description: 'Reads the count.',
+      kubectl: (_ctx, plan) => [`kubectl scale --replicas=${plan ?? '?'}`],
+      check: async (_ctx, found) => ({ needed: false, summary: `count ${found.plan(find)}`, plan: found.plan(find) }),
+    }
+    const report = await h.run(makeRunbook(find, use))
+    expect(report.steps[1]).toMatchObject({ outcome: 'not-needed', summary: 'count 3', kubectl: ['kubectl scale --replicas=3'] })
   })
 
   it('records the injected clock and the details of each phase', async () => {
