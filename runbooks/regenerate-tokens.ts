@@ -10,7 +10,6 @@ import { defineCli, runbookMain, runMain, type ParsedCli, type Main } from '../l
 import { openSession, type Session } from '../lib/cli/session.ts'
 import { createTicker, type Findings, type Runbook, type Step } from '../lib/engine/index.ts'
 import { withApiErrors as api } from '../lib/kube/errors.ts'
-import { fetchJwks } from '../lib/kube/token-checks.ts'
 import { KEY_FILE_FLAG, keyCommands, loadVerificationKeys } from '../lib/cli/keys.ts'
 import { listServiceAccounts, listTokenSecrets, SA_NAME_ANNOTATION, secretKey, serviceAccountIndex } from '../lib/kube/token-secrets.ts'
 import { Strategy, type RegenerateOutcome } from '../lib/regenerate/apply.ts'
@@ -170,7 +169,7 @@ async function notBackedUp(ctx: Readonly<Ctx>, targets: readonly V1Secret[]): Pr
 async function assess(ctx: Readonly<Ctx>): Promise<StaleTokens> {
   const [keys, secrets, accounts] = await Promise.all([
     // Missing evidence is never a reason to change something: no usable key, no run (it throws).
-    loadVerificationKeys(ctx.flags.keyFile, () => fetchJwks(ctx.kube), { mustMatchCluster: true }),
+    loadVerificationKeys(ctx.flags.keyFile, ctx.clusterJwks, { mustMatchCluster: true }),
     listTokenSecrets(ctx.kube, ctx.scope, ctx.selector),
     listServiceAccounts(ctx.kube, ctx.scope),
   ])

@@ -14,7 +14,7 @@ import { openSession, type Session } from '../lib/cli/session.ts'
 import { backupDirsOfRepair, defaultBackupRoot, readBackup, timestampDirName } from '../lib/backup.ts'
 import { KUBELET_MAX_TOKEN_AGE_MS } from '../lib/workloads/proof.ts'
 import { UsageError } from '../lib/errors.ts'
-import { resolveMode, within, type Runbook, type RunReport, type Step } from '../lib/engine/index.ts'
+import { resolveMode, within, type AnyStep, type Findings, type Runbook, type RunReport, type Step } from '../lib/engine/index.ts'
 import { whoAmI, missingPermissions } from '../lib/kube/access.ts'
 import { withApiErrors as api } from '../lib/kube/errors.ts'
 import { fetchJwks, reviewToken } from '../lib/kube/token-checks.ts'
@@ -66,6 +66,7 @@ export const cli = defineCli({
 
 type Flags = ParsedCli<NonNullable<(typeof cli)['flags']>>['flags']
 
+/** Settings and session, fixed before the run; what the steps find travels in their plans. */
 interface Ctx extends Session {
   flags: Flags
   io: Pick<MainIO, 'stdin' | 'cwd'>
@@ -73,24 +74,33 @@ interface Ctx extends Session {
   /** Named up front, so the printed result and the file on disk agree. */
   reportFile: string
   startedAt: string
-  preflight: RotationReport['preflight']
   /** Each runbook's own context, on the shared session. */
   regenerate: regenerate.Ctx
   restart: restart.Ctx
   calico: calico.Ctx
   verify: verify.Ctx
-  verification?: RotationReport['verification']
-  /** What the run refused or could not do, each with its next action. */
-  needsPerson: string[]
-  /** The pods the proof found still (possibly) on an old token, one line each. */
-  podsLeft: string[]
-  /** Every backup directory of this repair on disk (worked out after the run). */
-  backupDirs: string[]
-  /** --restore: what to do with each backed-up Secret. */
-  restore: RestoreItem[]
 }
 
-const preflight: Step<Ctx> = {
+/** Who and where we are, and what is missing: the report's first lines. */
+interface Preflight {
+  version: string
+  user: string
+  keyIds: string[]
+  missing: Permission[]
+}
+
+/** What the final proof found: every token Secret's verdict, and the pods left on an old token. */
+interface Proof {
+  verification?: NonNullable<RotationReport['verification']>
+  /** One line per pod still (possibly) on an old token, with its next action. */
+  podsLeft: string[]
+  /** Token Secrets the inventory saw: a proof that checked none of them proves nothing. */
+  inventoried: number
+  /** Dry run: what the proof will demand once the changes are made (no verification yet). */
+  predicted?: string
+}
+
+const preflight: Step<Ctx, Preflight> = {
   id: 'preflight',
   title: 'Preflight: cluster, identity, permissions, keys',
   description: 'Names the cluster, its version and who we are, checks every permission the run needs before anything changes, and reads the current verification keys.',
@@ -103,55 +113,55 @@ const preflight: Step<Ctx> = {
     const kids = keys.map((k) => k.kid)
     const wanted = requiredPermissions({ ...(ctx.scope.all ? {} : { namespace: ctx.scope.namespace }), calico: !ctx.flags.skipCalico, strategy: ctx.flags.strategy, recreateBarePods: ctx.flags.recreateBarePods })
     const missing = await api(kube.kc, () => missingPermissions(kube, wanted))
-    Object.assign(ctx.preflight, { version: version.gitVersion, user: user ?? 'unknown', keyIds: kids, missingPermissions: missing.map(describePermission) })
-    return {
-      needed: false,
-      summary: `cluster ${ctx.cluster.context} (${ctx.cluster.server}), Kubernetes ${version.gitVersion}, as ${user ?? 'unknown'}; ${kids.length} verification key(s); ${missing.length ? `${missing.length} permission(s) missing` : 'all permissions granted'}`,
-      details: { missing },
-    }
+    const plan = { version: version.gitVersion, user: user ?? 'unknown', keyIds: kids, missing }
+    return { needed: false, summary: describePreflight(ctx, plan), plan, details: { missing } }
   },
-  verify: async (_ctx, check) => {
-    const missing = (check.details as { missing: Permission[] }).missing
+  verify: async (ctx, plan) => {
+    const { missing } = plan
     return {
       ok: missing.length === 0,
       summary: missing.length
         ? `missing permissions, nothing was changed: ${missing.map((p) => `${describePermission(p)} (to ${p.why})`).join('; ')}. Add these RBAC rules to a (Cluster)Role bound to you, then rerun:\n${rbacRulesFor(missing)}`
-        : `${check.summary}: every permission the run needs is granted`,
+        : `${describePreflight(ctx, plan)}: every permission the run needs is granted`,
     }
   },
 }
 
-const proof: Step<Ctx> = {
+function describePreflight(ctx: Readonly<Ctx>, { version, user, keyIds, missing }: Preflight): string {
+  return `cluster ${ctx.cluster.context} (${ctx.cluster.server}), Kubernetes ${version}, as ${user}; ${keyIds.length} verification key(s); ${missing.length ? `${missing.length} permission(s) missing` : 'all permissions granted'}`
+}
+
+const proof: Step<Ctx, Proof> = {
   id: 'verify',
   title: 'Verify: every token Secret and every pod in scope, and nothing is left for a person',
   description:
     "Runs verify-token's checks over every token Secret in scope (signature by a current key, TokenReview, the bearer check), and looks at every pod in scope from scratch: none may have started before its Secret's regeneration, be stuck on a missing Secret, or hold a projected token bound before the key change. The run succeeds only if nothing is left.",
   readOnly: true,
-  kubectl: (ctx) => [`kubectl verify-token --all ${[...ctx.connection, ...ctx.scopeArgs].join(' ')}`.trim(), ...restart.runbook.steps.find((s) => s.id === 'verify-dependents')!.kubectl(ctx.restart)],
-  check: async (ctx) => {
+  kubectl: (ctx) => [`kubectl verify-token --all ${[...ctx.connection, ...ctx.scopeArgs].join(' ')}`.trim(), ...restart.runbook.steps.find((s) => s.id === 'verify-dependents')!.kubectl(ctx.restart, undefined)],
+  check: async (ctx, found) => {
+    const inventoried = found.has(regenerate.steps.findStaleTokens) ? found.plan(regenerate.steps.findStaleTokens).assessments.length : 0
     if (ctx.dryRun) {
       // What the plan cannot fix by itself: projected tokens bound before the key change, unless --bound-before restarts them.
       const predicted = await restart.provePods(ctx.restart)
       const left = predicted.left.filter((l) => l.source === 'projected')
-      return {
-        needed: false,
-        summary: `after the changes: every token Secret and every pod in scope must be proven${left.length ? `; ${left.length} pod(s) with a projected token bound before the key change would be left for a person (${left.map((l) => `${l.pod.namespace}/${l.pod.name}`).join(', ')}): pass --bound-before <time of the key change> to restart them` : ''}`,
-      }
+      const expected = `after the changes: every token Secret and every pod in scope must be proven${left.length ? `; ${left.length} pod(s) with a projected token bound before the key change would be left for a person (${left.map((l) => `${l.pod.namespace}/${l.pod.name}`).join(', ')}): pass --bound-before <time of the key change> to restart them` : ''}`
+      return { needed: false, summary: expected, plan: { podsLeft: [], inventoried, predicted: expected } }
     }
     const results = await verify.inspectAll(ctx.verify)
     const bad = results.filter((r) => r.status !== TokenStatus.valid)
-    ctx.verification = { tokens: results.length, valid: results.length - bad.length, notValid: bad.map((r) => ({ source: r.source, status: r.status, reason: r.reason })) }
+    const verification = { tokens: results.length, valid: results.length - bad.length, notValid: bad.map((r) => ({ source: r.source, status: r.status, reason: r.reason })) }
     const pods = await restart.provePods(ctx.restart)
-    ctx.podsLeft = pods.lines
-    return { needed: false, summary: `${results.length - bad.length}/${results.length} token Secret(s) valid; pods: ${pods.summary}`, details: { pods: pods.left } }
+    return {
+      needed: false,
+      summary: `${verification.valid}/${results.length} token Secret(s) valid; pods: ${pods.summary}`,
+      plan: { verification, podsLeft: pods.lines, inventoried },
+      details: { pods: pods.left },
+    }
   },
-  verify: async (ctx, check) => {
-    if (ctx.dryRun) return { ok: true, summary: check.summary }
-    const v = ctx.verification!
-    // The inventory saw token Secrets: a proof that checked none proves nothing.
-    const seen = ctx.regenerate.assessments.length
-    if (v.tokens === 0 && seen > 0) return { ok: false, summary: `no token Secret could be checked, though the inventory found ${seen}: rerun to retry the proof` }
-    const problems = [...v.notValid.map((b) => `${b.source}: ${b.reason}`), ...ctx.podsLeft, ...ctx.needsPerson]
+  verify: async (_ctx, { verification: v, podsLeft, inventoried, predicted }) => {
+    if (!v) return { ok: true, summary: predicted ?? 'nothing proven yet' }
+    if (v.tokens === 0 && inventoried > 0) return { ok: false, summary: `no token Secret could be checked, though the inventory found ${inventoried}: rerun to retry the proof` }
+    const problems = [...v.notValid.map((b) => `${b.source}: ${b.reason}`), ...podsLeft]
     return {
       ok: problems.length === 0,
       summary: problems.length
@@ -162,8 +172,8 @@ const proof: Step<Ctx> = {
 }
 
 /** The run's verification keys: --key-file (checked against what the cluster publishes), else /openid/v1/jwks. */
-async function keysOf(ctx: Ctx): Promise<VerificationKey[]> {
-  const set = await loadVerificationKeys(ctx.flags.keyFile, () => fetchJwks(ctx.kube), { mustMatchCluster: true })
+async function keysOf(ctx: Readonly<Ctx>): Promise<VerificationKey[]> {
+  const set = await loadVerificationKeys(ctx.flags.keyFile, ctx.clusterJwks, { mustMatchCluster: true })
   return set!.keys
 }
 
@@ -233,57 +243,65 @@ function rotation(skipCalico: boolean): Runbook<Ctx> {
 
 export const runbook = rotation(false)
 
+/** --restore: what to do with each backed-up Secret. */
+type RestorePlan = readonly RestoreItem[]
+
+const restorable = (plan: RestorePlan) => plan.filter((i) => i.action === 'restore' || i.action === 'create')
+
+const readRestoreBackup: Step<Ctx, RestorePlan> = {
+  id: 'read-backup',
+  title: 'Read the backup and compare it with the cluster',
+  description: 'Reads the backup manifest and each Secret in it, and decides per Secret: restore, re-create, already the same, or refuse (its token was signed by a key the cluster no longer trusts).',
+  readOnly: true,
+  kubectl: (ctx) => [`cat ${join(ctx.flags.restore ?? '', 'manifest.json')}`, ctx.kubectl('get', '--raw', '/openid/v1/jwks')],
+  check: async (ctx) => {
+    const { objects } = await readBackup(ctx.flags.restore!)
+    const keys = await api(ctx.kube.kc, () => keysOf(ctx))
+    const plan = await api(ctx.kube.kc, () => planRestore(ctx.kube, objects, keys))
+    const count = (a: string) => plan.filter((i) => i.action === a).length
+    return { needed: false, summary: `${plan.length} Secret(s) in the backup: ${count('restore')} to restore, ${count('create')} to re-create, ${count('same')} unchanged, ${count('refuse')} refused`, plan }
+  },
+}
+
+const restoreSecrets: Step<Ctx, RestorePlan> = {
+  id: 'restore-secrets',
+  title: 'Restore the Secrets',
+  description: 'Writes each backed-up token back into its Secret (or re-creates the Secret), then proves with TokenReview that each restored token authenticates.',
+  kubectl: (ctx, plan) => restorable(plan ?? []).map((i) => `${ctx.kubectl('apply', '-f', join(ctx.flags.restore ?? '', i.entry.file))}  # ${i.entry.namespace}/${i.entry.name}: ${i.why}`),
+  check: async (ctx, found) => {
+    const plan = found.plan(readRestoreBackup)
+    const todo = restorable(plan)
+    // Refused entries keep the step "needed" so its verify runs and fails: a restore that skipped some is not a success.
+    const refused = restoreFailures(plan).length
+    return {
+      needed: todo.length > 0 || refused > 0,
+      summary: todo.length ? `${todo.length} Secret(s) to put back on ${ctx.cluster.context}` : refused ? `nothing restorable; ${refused} refused` : 'every restorable Secret already holds its backed-up token',
+      plan,
+    }
+  },
+  apply: async (ctx, plan) => {
+    const todo = restorable(plan)
+    for (const item of todo) await api(ctx.kube.kc, () => applyRestore(ctx.kube, item))
+    return { summary: `put back ${todo.length} Secret(s)` }
+  },
+  verify: async (ctx, plan) => {
+    const restored = plan.filter((i) => i.action !== 'refuse')
+    const failed = []
+    for (const item of restored) {
+      const review = await api(ctx.kube.kc, () => reviewToken(ctx.kube, tokenOf(item.backup)!))
+      if (!review.authenticated) failed.push(`${item.entry.namespace}/${item.entry.name}`)
+    }
+    const refused = restoreFailures(plan)
+    if (refused.length) failed.push(...refused.map((r) => `refused ${r}`))
+    return { ok: failed.length === 0, summary: failed.length ? `not restored: ${failed.join('; ')}` : `${restored.length} restored token(s) authenticate` }
+  },
+}
+
 /** The undo runbook: `--restore <backup-dir>` puts backed-up token Secrets back. */
 export const restoreRunbook: Runbook<Ctx> = {
   name: cli.name,
   summary: 'Put backed-up token Secrets back (after a graceful rotation, while the old key is still trusted).',
-  steps: [
-    {
-      id: 'read-backup',
-      title: 'Read the backup and compare it with the cluster',
-      description: 'Reads the backup manifest and each Secret in it, and decides per Secret: restore, re-create, already the same, or refuse (its token was signed by a key the cluster no longer trusts).',
-      readOnly: true,
-      kubectl: (ctx) => [`cat ${join(ctx.flags.restore ?? '', 'manifest.json')}`, ctx.kubectl('get', '--raw', '/openid/v1/jwks')],
-      check: async (ctx) => {
-        const { objects } = await readBackup(ctx.flags.restore!)
-        const keys = await api(ctx.kube.kc, () => keysOf(ctx))
-        ctx.restore = await api(ctx.kube.kc, () => planRestore(ctx.kube, objects, keys))
-        const count = (a: string) => ctx.restore.filter((i) => i.action === a).length
-        return { needed: false, summary: `${ctx.restore.length} Secret(s) in the backup: ${count('restore')} to restore, ${count('create')} to re-create, ${count('same')} unchanged, ${count('refuse')} refused` }
-      },
-    },
-    {
-      id: 'restore-secrets',
-      title: 'Restore the Secrets',
-      description: 'Writes each backed-up token back into its Secret (or re-creates the Secret), then proves with TokenReview that each restored token authenticates.',
-      kubectl: (ctx) =>
-        ctx.restore
-          .filter((i) => i.action === 'restore' || i.action === 'create')
-          .map((i) => `${ctx.kubectl('apply', '-f', join(ctx.flags.restore ?? '', i.entry.file))}  # ${i.entry.namespace}/${i.entry.name}: ${i.why}`),
-      check: async (ctx) => {
-        const todo = ctx.restore.filter((i) => i.action === 'restore' || i.action === 'create')
-        // Refused entries keep the step "needed" so its verify runs and fails: a restore that skipped some is not a success.
-        const refused = restoreFailures(ctx.restore).length
-        return { needed: todo.length > 0 || refused > 0, summary: todo.length ? `${todo.length} Secret(s) to put back on ${ctx.cluster.context}` : refused ? `nothing restorable; ${refused} refused` : 'every restorable Secret already holds its backed-up token' }
-      },
-      apply: async (ctx) => {
-        const todo = ctx.restore.filter((i) => i.action === 'restore' || i.action === 'create')
-        for (const item of todo) await api(ctx.kube.kc, () => applyRestore(ctx.kube, item))
-        return { summary: `put back ${todo.length} Secret(s)` }
-      },
-      verify: async (ctx) => {
-        const restored = ctx.restore.filter((i) => i.action !== 'refuse')
-        const failed = []
-        for (const item of restored) {
-          const review = await api(ctx.kube.kc, () => reviewToken(ctx.kube, tokenOf(item.backup)!))
-          if (!review.authenticated) failed.push(`${item.entry.namespace}/${item.entry.name}`)
-        }
-        const refused = restoreFailures(ctx.restore)
-        if (refused.length) failed.push(...refused.map((r) => `refused ${r}`))
-        return { ok: failed.length === 0, summary: failed.length ? `not restored: ${failed.join('; ')}` : `${restored.length} restored token(s) authenticate` }
-      },
-    },
-  ],
+  steps: [readRestoreBackup, restoreSecrets],
 }
 
 /** Each runbook's flags as rotate-tokens sets them: their defaults, plus what this run was given. */
@@ -299,7 +317,6 @@ function contextOf(session: Session, parsed: ParsedCli<NonNullable<(typeof cli)[
     reportDir,
     reportFile: join(reportDir, `rotate-tokens-${timestampDirName(session.now())}.json`),
     startedAt: session.now().toISOString(),
-    preflight: {},
     regenerate: regenerate.contextOf(session, { ...flagDefaults(regenerate.cli), ...shared, strategy: flags.strategy }),
     restart: {
       ...restart.contextOf(session, {
@@ -313,27 +330,24 @@ function contextOf(session: Session, parsed: ParsedCli<NonNullable<(typeof cli)[
     },
     calico: calico.contextOf(session, { ...flagDefaults(calico.cli), ...shared }, { mode }),
     verify: verify.contextOfSession(session, { ...flagDefaults(verify.cli), all: true, keyFile: flags.keyFile }, io),
-    needsPerson: [],
-    podsLeft: [],
-    backupDirs: [],
-    restore: [],
   }
 }
 
-function rotationReport(ctx: Ctx, run: RunReport | undefined): RotationReport {
+function rotationReport(ctx: Ctx, run: RunReport | undefined, found: Findings, backupDirs: string[]): RotationReport {
+  const checked = found.has(preflight) ? found.plan(preflight) : undefined
+  const proven = found.has(proof) ? found.plan(proof) : undefined
   return {
     cluster: ctx.cluster,
     user: ctx.user,
     scope: ctx.scope.all ? 'all namespaces' : `namespace ${ctx.scope.namespace}`,
     startedAt: ctx.startedAt,
-    preflight: ctx.preflight,
+    preflight: checked ? { version: checked.version, user: checked.user, keyIds: checked.keyIds, missingPermissions: checked.missing.map(describePermission) } : {},
     steps: run?.steps.map((s) => ({ id: s.id, outcome: s.outcome, summary: s.summary })) ?? [],
     backupDir: ctx.backup.dir,
-    backupDirs: ctx.backupDirs,
-    podsLeft: ctx.podsLeft,
-    verification: ctx.verification,
+    backupDirs,
+    podsLeft: proven?.podsLeft ?? [],
+    verification: proven?.verification,
     reportFile: ctx.reportFile,
-    needsPerson: ctx.needsPerson,
     outcome: run ? (run.ok ? 'ok' : run.stopped === 'quit' ? 'quit' : 'failed') : 'refused before any step ran',
   }
 }
@@ -345,7 +359,7 @@ function rotationReport(ctx: Ctx, run: RunReport | undefined): RotationReport {
  * object versions (an interrupted run's). --restore reads, never writes: its
  * directory is the one given.
  */
-async function repairBackups(ctx: Ctx): Promise<string[]> {
+async function repairBackups(ctx: Ctx, _found: Findings): Promise<string[]> {
   if (ctx.flags.restore !== undefined) return []
   const now = ctx.now().getTime()
   const secrets = ctx.restart.provenSecrets ?? []
@@ -362,18 +376,19 @@ async function repairBackups(ctx: Ctx): Promise<string[]> {
 }
 
 /** After the run, whatever its outcome: the report on disk (owner-only), and its path. */
-async function writeReport(ctx: Ctx, run: RunReport | undefined): Promise<string> {
-  ctx.backupDirs = await repairBackups(ctx)
+async function writeReport(ctx: Ctx, run: RunReport | undefined, found: Findings, backupDirs: string[]): Promise<string> {
   await mkdir(ctx.reportDir, { recursive: true, mode: 0o700 })
   const file = ctx.reportFile
-  const report = rotationReport(ctx, run)
+  const report = rotationReport(ctx, run, found, backupDirs)
   await writeFile(file, `${ctx.redactor.redact(JSON.stringify({ ...report, run }, null, 2))}\n`, { mode: 0o600 })
   return `report: ${file}${run ? '' : ' (the run was refused before any step ran)'}`
 }
 
 /** The runbook's whole run, for its own entry point and for `kube-token-runbooks <runbook>`. */
-export const main: Main = (io) =>
-  runbookMain(io, {
+export const main: Main = (io) => {
+  // Worked out once after the run, for the file on disk and the printed result alike.
+  let backupDirs: string[] = []
+  return runbookMain(io, {
     cli,
     runbook,
     // --restore is another job with its own plan, chosen once every source of settings (flag, KTR_RESTORE, env file) is read.
@@ -385,9 +400,13 @@ export const main: Main = (io) =>
       const session = await openSession(args, { runbook: cli.name, defaultScope: 'all' })
       return contextOf(session, args.cli, io)
     },
-    afterRun: (run, ctx) => writeReport(ctx, run),
-    extendReport: (report, ctx) => ({ rotation: rotationReport(ctx, report) }),
-    renderText: (report, ctx) => renderRotationSummary(rotationReport(ctx, report), report),
+    afterRun: async (run, ctx, found) => {
+      backupDirs = await repairBackups(ctx, found)
+      return writeReport(ctx, run, found, backupDirs)
+    },
+    extendReport: (report, ctx, found) => ({ rotation: rotationReport(ctx, report, found, backupDirs) }),
+    renderText: (report, ctx, found) => renderRotationSummary(rotationReport(ctx, report, found, backupDirs), report),
   })
+}
 
 await runMain(import.meta.url, main)

@@ -9,6 +9,7 @@ import { connectionArgs, kubectlCommand } from '../engine/kubectl.ts'
 import { UsageError } from '../errors.ts'
 import { isNotFound, makeKube, statusOf, type Kube } from '../kube/clients.ts'
 import { withApiErrors } from '../kube/errors.ts'
+import { fetchJwks } from '../kube/token-checks.ts'
 import type { Scope } from '../secrets.ts'
 import type { Output, TextRedactor } from '../output.ts'
 import type { Redactor } from '../redact.ts'
@@ -40,6 +41,12 @@ export interface Session {
   /** kubectl's scope flags for this run: `-A`, or `-n <ns>`, plus `-l` when given. */
   scopeArgs: string[]
   env: Env
+  /**
+   * The API server's /openid/v1/jwks, read once per run: every step that
+   * checks signatures (preflight, inventory, Calico, proof) judges with the
+   * same keys, and a rotation asks the server once instead of four times.
+   */
+  clusterJwks: () => Promise<unknown>
 }
 
 export interface SessionOptions {
@@ -85,12 +92,25 @@ export async function openSession(input: SessionInput, opts: SessionOptions): Pr
     kubectl: (...args) => kubectlCommand(...connection, ...args),
     scopeArgs: [...(scope.all ? ['-A'] : ['-n', scope.namespace]), ...(common.selector ? ['-l', common.selector] : [])],
     env: cli.env,
+    clusterJwks: once(() => fetchJwks(kube)),
   }
   output.info(describeSettings(session, cli.envFileLoaded, common))
   if (kc.getCurrentCluster()?.skipTLSVerify) {
     output.warn(`TLS verification is OFF for ${cluster.server} (--insecure-skip-tls-verify): anyone in the path can read your credentials; tokens under test will not be sent`)
   }
   return session
+}
+
+/** `read` at most once while it succeeds; a failure is not kept, so a later step may ask again. */
+function once<T>(read: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | undefined
+  return () => {
+    pending ??= read().catch((err: unknown) => {
+      pending = undefined
+      throw err
+    })
+    return pending
+  }
 }
 
 /** The settings in use, printed once on stderr before anything changes. */

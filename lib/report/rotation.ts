@@ -19,8 +19,6 @@ export interface RotationReport {
   podsLeft: string[]
   verification: { tokens: number; valid: number; notValid: Array<{ source: string; status: string; reason: string }> } | undefined
   reportFile: string | undefined
-  /** What the run refused or could not do, each with its next action. */
-  needsPerson: string[]
   outcome: 'ok' | 'failed' | 'quit' | 'refused before any step ran'
 }
 
@@ -37,14 +35,13 @@ export function renderRotationSummary(rotation: RotationReport, run: RunReport):
     for (const bad of v.notValid) lines.push(`  still needs a person: ${bad.source}: ${bad.reason}`)
   }
   for (const item of rotation.podsLeft) lines.push(`Needs a person: ${item}`)
-  for (const item of rotation.needsPerson) lines.push(`Needs a person: ${item}`)
   for (const dir of rotation.backupDirs) lines.push(`Backup: ${dir}`)
   if (rotation.reportFile) lines.push(`Report: ${rotation.reportFile}`)
   const restore = rotation.steps.some((s) => s.id === 'restore-secrets')
   if (!run.ok && run.mode !== 'plan' && run.stopped !== 'quit' && run.stopped !== 'interrupted' && restore) {
     lines.push('A refused Secret keeps its current token: a rerun refuses it again (its backed-up token is not accepted by this cluster).')
   } else if (!run.ok && run.mode !== 'plan') {
-    lines.push(nextStep([...rotation.podsLeft, ...rotation.needsPerson]))
+    lines.push(nextStep(rotation.podsLeft))
   }
   return lines.join('\n')
 }

@@ -109,9 +109,8 @@ describe('rotate-tokens proves pods, not only Secrets', () => {
     const before = { site: await podUids('site'), nightly: await podUids('nightly') }
     const result = await runRunbook('rotate-tokens', ['-n', namespace, '--skip-calico', '--yes', '--report-dir', scratch, '-o', 'json', ...advice![1]!.split(' ')], { kubeconfig: cluster.kubeconfigPath })
     expect(result.code, result.stderr.slice(-3000)).toBe(0)
-    const report = jsonOf<{ rotation: { podsLeft: string[]; needsPerson: string[]; backupDirs: string[]; reportFile: string } }>(result)
+    const report = jsonOf<{ rotation: { podsLeft: string[]; backupDirs: string[]; reportFile: string } }>(result)
     expect(report.rotation.podsLeft).toEqual([])
-    expect(report.rotation.needsPerson).toEqual([])
     expect((await podUids('site')).filter((uid) => before.site.includes(uid))).toEqual([])
     expect((await podUids('nightly')).filter((uid) => before.nightly.includes(uid))).toEqual([])
     // The Secret's old token is in the first run's backup: the report names it, though this run wrote elsewhere.
