@@ -156,7 +156,7 @@ export async function runRunbook<C>(runbook: Runbook<C>, ctx: C, opts: RunOption
           : outcome === Outcomes.planned || outcome === Outcomes.skipped || outcome === Outcomes.notRun
             ? style.yellow('•')
             : style.green('✓')
-      say(`${mark} ${outcomeLabel(outcome)}${summary ? `: ${summary}` : ''}`)
+      say(`${mark} ${outcomeLabel(outcome, mode)}${summary ? `: ${summary}` : ''}`)
     }
     const addDetails = (phase: 'check' | 'apply' | 'verify', details: unknown) => {
       if (details !== undefined) report.details = { ...report.details, [phase]: details }

@@ -1,5 +1,5 @@
 // Pure functions from a RunReport to the words a person reads.
-import { Modes, Outcomes, type Outcome, type RunReport } from './types.ts'
+import { Modes, Outcomes, type Mode, type Outcome, type RunReport } from './types.ts'
 
 export type OutcomeCounts = Record<Outcome, number>
 
@@ -38,7 +38,7 @@ export function summarize(report: RunReport): string {
     return report.mode === Modes.plan ? `${NOTHING_TO_DO} (dry run: nothing was changed)` : NOTHING_TO_DO
   }
   const counts = countOutcomes(report)
-  const parts = summaryOrder.filter(([o]) => counts[o] > 0).map(([o, words]) => `${counts[o]} ${words}`)
+  const parts = summaryOrder.filter(([o]) => counts[o] > 0).map(([o, words]) => `${counts[o]} ${o === Outcomes.done ? outcomeLabel(o, report.mode) : words}`)
   let line = parts.length > 0 ? parts.join(', ') : 'no steps'
   if (report.mode === Modes.plan) line = `Plan: ${line} (dry run: nothing was changed)`
   const stoppedByPerson = report.stopped === 'quit' || report.stopped === 'interrupted'
@@ -62,8 +62,9 @@ const outcomeWords: Record<Outcome, string> = {
   'not-run': 'not run',
 }
 
-export function outcomeLabel(outcome: Outcome): string {
-  return outcomeWords[outcome]
+/** A dry run changes nothing, so a read-only step there was "checked", not "done" (it reads as if work had happened). */
+export function outcomeLabel(outcome: Outcome, mode?: Mode): string {
+  return outcome === Outcomes.done && mode === Modes.plan ? 'checked' : outcomeWords[outcome]
 }
 
 /**
@@ -72,7 +73,7 @@ export function outcomeLabel(outcome: Outcome): string {
  */
 export function renderReport(report: RunReport): string {
   const width = Math.max(...Object.values(outcomeWords).map((w) => w.length))
-  const lines = report.steps.map((s) => `${outcomeLabel(s.outcome).padEnd(width)}  ${s.id}${s.outside ? ` [outside the scope: ${s.outside}]` : ''}${s.summary ? `: ${s.summary}` : ''}`)
+  const lines = report.steps.map((s) => `${outcomeLabel(s.outcome, report.mode).padEnd(width)}  ${s.id}${s.outside ? ` [outside the scope: ${s.outside}]` : ''}${s.summary ? `: ${s.summary}` : ''}`)
   const pending = report.steps.filter((s) => s.outcome === Outcomes.planned && s.kubectl.length > 0)
   if (pending.length > 0) {
     lines.push('', 'By hand, the plan is:')

@@ -31,6 +31,7 @@ describe('summarize', () => {
     ['read-only checks that passed', ['done', 'not-needed'], {}, NOTHING_TO_DO],
     ['a dry run with work', ['planned', 'not-needed', 'planned'], { mode: 'plan' }, 'Plan: 2 to apply, 1 not needed (dry run: nothing was changed)'],
     ['a dry run with nothing to do', ['not-needed'], { mode: 'plan' }, `${NOTHING_TO_DO} (dry run: nothing was changed)`],
+    ['a dry run: read-only steps were checked, not done', ['done', 'planned', 'done'], { mode: 'plan' }, 'Plan: 1 to apply, 2 checked (dry run: nothing was changed)'],
     ['quit', ['applied', 'not-run', 'not-run'], { stopped: 'quit' }, '1 applied, 2 not run; stopped at your request; left undone: step-2, step-3 (rerun the same command to continue)'],
     [
       'failure',
