@@ -204,12 +204,14 @@ describe('rotate-tokens', () => {
       const read = async () => Buffer.from((await cluster.core.readNamespacedSecret({ namespace, name: 'svc-token' })).data!.token!, 'base64').toString()
       expect(await read()).not.toBe(original)
 
-      // --restore=DIR (one argument) is the same as --restore DIR: the undo, never a rotation.
-      const plan = await runRunbook('rotate-tokens', [`--restore=${backupDir}`, '--dry-run'], { kubeconfig: cluster.kubeconfigPath })
-      expect(plan.code, plan.stderr).toBe(0)
-      expect(plan.stdout).toMatch(/1 to restore/)
-      expect(plan.stderr).not.toMatch(/Preflight/)
-      const restore = await runRunbook('rotate-tokens', ['--restore', backupDir, '--yes'], { kubeconfig: cluster.kubeconfigPath })
+      // --restore DIR, --restore=DIR and KTR_RESTORE are the same: the undo, never a rotation.
+      for (const [args, env] of [[['--restore', backupDir]], [[], { KTR_RESTORE: backupDir }]] as const) {
+        const plan = await runRunbook('rotate-tokens', [...args, '--dry-run'], { kubeconfig: cluster.kubeconfigPath, ...(env ? { env } : {}) })
+        expect(plan.code, plan.stderr).toBe(0)
+        expect(plan.stdout).toMatch(/1 to restore/)
+        expect(plan.stderr).not.toMatch(/Preflight/)
+      }
+      const restore = await runRunbook('rotate-tokens', [`--restore=${backupDir}`, '--yes'], { kubeconfig: cluster.kubeconfigPath })
       expect(restore.code, restore.stderr.slice(-2000)).toBe(0)
       expect(await read()).toBe(original)
       expect((await tokenReview(cluster.authn, original)).authenticated).toBe(true)
