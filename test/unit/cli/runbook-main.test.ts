@@ -97,7 +97,7 @@ describe('runbookMain', () => {
     expect(h.stdout.text()).toContain('<redacted>')
     expect(h.ctx.applied).toEqual([])
     expect(h.stderr.text()).toContain('[2/2] Regenerate the token')
-    expect(h.stderr.text()).toContain('Plan: 1 to apply, 1 done (dry run: nothing was changed)')
+    expect(h.stderr.text()).toContain('Plan: 1 to apply, 1 checked (dry run: nothing was changed)')
   })
 
   it('--show-token lets tokens through the runbook’s redactor', async () => {
