@@ -14,7 +14,7 @@ import { openSession, type Session } from '../lib/cli/session.ts'
 import { backupDirsOfRepair, defaultBackupRoot, readBackup, timestampDirName } from '../lib/backup.ts'
 import { KUBELET_MAX_TOKEN_AGE_MS } from '../lib/workloads/proof.ts'
 import { UsageError } from '../lib/errors.ts'
-import { resolveMode, within, type Runbook, type RunReport, type Step } from '../lib/engine/index.ts'
+import { resolveMode, within, type Findings, type Runbook, type RunReport, type Step } from '../lib/engine/index.ts'
 import { whoAmI, missingPermissions } from '../lib/kube/access.ts'
 import { withApiErrors as api } from '../lib/kube/errors.ts'
 import { fetchJwks, reviewToken } from '../lib/kube/token-checks.ts'
@@ -213,7 +213,7 @@ function restartSteps(): Step<Ctx>[] {
 function calicoSteps(): Step<Ctx>[] {
   return within(calico.runbook.steps, (ctx: Ctx) => ctx.calico).map((step) => ({
     ...step,
-    outside: (ctx: Ctx) => (ctx.scope.all ? undefined : `namespace ${ctx.calico.install?.namespace ?? 'kube-system'} (Calico's own; the scope is namespace ${ctx.scope.namespace}; --skip-calico leaves it out)`),
+    outside: (ctx: Ctx, plan: calico.DetectPlan | undefined) => (ctx.scope.all ? undefined : `namespace ${plan?.install?.namespace ?? 'kube-system'} (Calico's own; the scope is namespace ${ctx.scope.namespace}; --skip-calico leaves it out)`),
   }))
 }
 
@@ -345,7 +345,7 @@ function rotationReport(ctx: Ctx, run: RunReport | undefined): RotationReport {
  * object versions (an interrupted run's). --restore reads, never writes: its
  * directory is the one given.
  */
-async function repairBackups(ctx: Ctx): Promise<string[]> {
+async function repairBackups(ctx: Ctx, found: Findings): Promise<string[]> {
   if (ctx.flags.restore !== undefined) return []
   const now = ctx.now().getTime()
   const secrets = ctx.restart.provenSecrets ?? []
@@ -357,13 +357,18 @@ async function repairBackups(ctx: Ctx): Promise<string[]> {
     cluster: ctx.cluster.server,
     ...(since ? { since } : {}),
     // Calico's steps act in its own namespace, outside -n: their backups belong to the repair too.
-    inScope: (namespace) => ctx.scope.all || namespace === ctx.scope.namespace || (!ctx.flags.skipCalico && namespace === ctx.calico.install?.namespace),
+    inScope: (namespace) => ctx.scope.all || namespace === ctx.scope.namespace || (!ctx.flags.skipCalico && namespace === calicoNamespace(found)),
   })
 }
 
 /** After the run, whatever its outcome: the report on disk (owner-only), and its path. */
-async function writeReport(ctx: Ctx, run: RunReport | undefined): Promise<string> {
-  ctx.backupDirs = await repairBackups(ctx)
+/** Where fix-calico's steps found Calico in this run (they act there), if they ran. */
+function calicoNamespace(found: Findings): string | undefined {
+  return found.has(calico.steps.detectCalico) ? found.plan(calico.steps.detectCalico).install?.namespace : undefined
+}
+
+async function writeReport(ctx: Ctx, run: RunReport | undefined, found: Findings): Promise<string> {
+  ctx.backupDirs = await repairBackups(ctx, found)
   await mkdir(ctx.reportDir, { recursive: true, mode: 0o700 })
   const file = ctx.reportFile
   const report = rotationReport(ctx, run)
@@ -385,7 +390,7 @@ export const main: Main = (io) =>
       const session = await openSession(args, { runbook: cli.name, defaultScope: 'all' })
       return contextOf(session, args.cli, io)
     },
-    afterRun: (run, ctx) => writeReport(ctx, run),
+    afterRun: (run, ctx, found) => writeReport(ctx, run, found),
     extendReport: (report, ctx) => ({ rotation: rotationReport(ctx, report) }),
     renderText: (report, ctx) => renderRotationSummary(rotationReport(ctx, report), report),
   })
