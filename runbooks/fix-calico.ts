@@ -14,9 +14,8 @@ import { join } from 'node:path'
 import type { KubeConfig } from '@kubernetes/client-node'
 import { Backup, defaultBackupRoot, timestampDirName } from '../lib/backup.ts'
 import * as cmd from '../lib/calico/commands.ts' // the kubectl each step shows
+import { checkOfflineToken, validateFlags, type CalicoBase, type Ctx } from '../lib/calico/context.ts'
 import type { AccountPlan, Basis, BackupPlan, ConfigFixPlan, ConfigFixResult, ConfigPlan, DetectPlan, FinalPlan, KeysPlan, NodeRewritePlan, NodeRewriteResult, NodesPlan, ProbePlan, ProbeRun, RegeneratePlan, RestartResult, RestartStepPlan } from '../lib/calico/context.ts'
-import { validateFlags, type CalicoBase, type Ctx } from '../lib/calico/context.ts'
-import { CALICO_NAMESPACES } from '../lib/calico/detect.ts'
 import { checkConfigFix, checkNodeRewrite, checkRegenerate, factsOf, finalVerdict, planIfChecked, probeVerdict, renderFindings, reportFields } from '../lib/calico/findings.ts'
 import { readTokenFile } from '../lib/cli/inputs.ts'
 import { KEY_FILE_FLAG, loadVerificationKeys } from '../lib/cli/keys.ts'
@@ -27,8 +26,7 @@ import * as fix from '../lib/kube/calico-fix.ts' // what each step reads and cha
 import { makeKube } from '../lib/kube/clients.ts'
 import type { Redactor } from '../lib/redact.ts'
 import type { Regenerated } from '../lib/regenerate/kit.ts'
-import { decodeToken, normalizeToken } from '../lib/token/decode.ts'
-import { describeToken } from '../lib/token/describe.ts'
+import { normalizeToken } from '../lib/token/decode.ts'
 
 export const cli = defineCli({
   name: 'fix-calico',
@@ -226,7 +224,6 @@ async function loadClusterConfig(parsed: ParsedCli<NonNullable<(typeof cli)['fla
   }
 }
 
-
 /** The runbook's whole run, for its own entry point and for `kube-token-runbooks <runbook>`. */
 export const main: Main = (io) =>
   runbookMain(io, {
@@ -241,13 +238,8 @@ export const main: Main = (io) =>
       const nodeLocal = flags.cniConfDir !== undefined
       const offline = flags.offline || (nodeLocal && flags.tokenFile !== undefined && flags.keyFile.length > 0)
       const givenToken = flags.tokenFile !== undefined ? normalizeToken(await readTokenFile(flags.tokenFile, io.stdin)) : undefined
-      if (givenToken) {
-        ;(redactor as Redactor).register(givenToken)
-        const namespace = describeToken(decodeToken(givenToken)).namespace
-        if (offline && !(Object.values(CALICO_NAMESPACES) as string[]).includes(namespace ?? '')) {
-          throw new UsageError(`the --token-file token belongs to namespace ${namespace ?? '(none)'}, not to Calico's (kube-system or calico-system): pass a token of calico-node or calico-cni-plugin`)
-        }
-      }
+      if (givenToken) (redactor as Redactor).register(givenToken)
+      if (givenToken && offline) checkOfflineToken(givenToken)
       const kc = offline ? undefined : await loadClusterConfig(parsed, io.cwd)
       const kube = kc ? await makeKube(kc, { requestTimeoutMs: parsed.common.requestTimeoutMs }) : undefined
       const backupDir = flags.backupDir ?? join(defaultBackupRoot(parsed.env), timestampDirName(io.now()))

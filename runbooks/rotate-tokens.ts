@@ -361,12 +361,12 @@ async function repairBackups(ctx: Ctx, found: Findings): Promise<string[]> {
   })
 }
 
-/** After the run, whatever its outcome: the report on disk (owner-only), and its path. */
 /** Where fix-calico's steps found Calico in this run (they act there), if they ran. */
 function calicoNamespace(found: Findings): string | undefined {
   return found.has(calico.steps.detectCalico) ? found.plan(calico.steps.detectCalico).install?.namespace : undefined
 }
 
+/** After the run, whatever its outcome: the report on disk (owner-only), and its path. */
 async function writeReport(ctx: Ctx, run: RunReport | undefined, found: Findings): Promise<string> {
   ctx.backupDirs = await repairBackups(ctx, found)
   await mkdir(ctx.reportDir, { recursive: true, mode: 0o700 })

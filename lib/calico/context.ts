@@ -17,7 +17,9 @@ import type { Redactor } from '../redact.ts'
 import type { RegenerateOutcome } from '../regenerate/apply.ts'
 import type { SecretAssessment } from '../regenerate/select.ts'
 import type { VerificationKey } from '../token/keys.ts'
-import type { CalicoInstall } from './detect.ts'
+import { decodeToken } from '../token/decode.ts'
+import { describeToken } from '../token/describe.ts'
+import { CALICO_NAMESPACES, type CalicoInstall } from './detect.ts'
 import type { NodeReport } from './node-dir.ts'
 
 /** fix-calico's flags, as its CLI parses them (runbooks/fix-calico.ts defines them). */
@@ -253,6 +255,14 @@ export function noChangeSummary(ctx: Pick<Ctx, 'kube'>, found: DetectPlan, summa
 export function need<T>(value: T | undefined): T {
   if (value === undefined) throw new Error('internal: a step ran without what an earlier step should have found')
   return value
+}
+
+/** Offline, nothing but the --token-file token says whose files these are: it must be Calico's. */
+export function checkOfflineToken(token: string): void {
+  const namespace = describeToken(decodeToken(token)).namespace
+  if (!(Object.values(CALICO_NAMESPACES) as string[]).includes(namespace ?? '')) {
+    throw new UsageError(`the --token-file token belongs to namespace ${namespace ?? '(none)'}, not to Calico's (kube-system or calico-system): pass a token of calico-node or calico-cni-plugin`)
+  }
 }
 
 /** Flag combinations that cannot work, refused before anything runs. */
