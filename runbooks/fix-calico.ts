@@ -14,19 +14,19 @@ import { join } from 'node:path'
 import type { KubeConfig } from '@kubernetes/client-node'
 import { Backup, defaultBackupRoot, timestampDirName } from '../lib/backup.ts'
 import * as cmd from '../lib/calico/commands.ts' // the kubectl each step shows
-import { validateFlags, type CalicoBase, type Ctx } from '../lib/calico/context.ts'
-import { CALICO_NAMESPACES } from '../lib/calico/detect.ts'
-import { checkConfigFix, checkNodeRewrite, checkRegenerate, finalVerdict, probeVerdict, renderFindings } from '../lib/calico/findings.ts'
+import { checkOfflineToken, validateFlags, type CalicoBase, type Ctx } from '../lib/calico/context.ts'
+import type { AccountPlan, Basis, BackupPlan, ConfigFixPlan, ConfigFixResult, ConfigPlan, DetectPlan, FinalPlan, KeysPlan, NodeRewritePlan, NodeRewriteResult, NodesPlan, ProbePlan, ProbeRun, RegeneratePlan, RestartResult, RestartStepPlan } from '../lib/calico/context.ts'
+import { checkConfigFix, checkNodeRewrite, checkRegenerate, factsOf, finalVerdict, planIfChecked, probeVerdict, renderFindings, reportFields } from '../lib/calico/findings.ts'
 import { readTokenFile } from '../lib/cli/inputs.ts'
 import { KEY_FILE_FLAG, loadVerificationKeys } from '../lib/cli/keys.ts'
 import { defineCli, loadKubeConfig, runbookMain, runMain, type ParsedCli, type Main } from '../lib/cli/index.ts'
-import { connectionArgs, resolveMode, type Runbook } from '../lib/engine/index.ts'
+import { connectionArgs, resolveMode, type Findings, type Runbook, type Step } from '../lib/engine/index.ts'
 import { UsageError } from '../lib/errors.ts'
 import * as fix from '../lib/kube/calico-fix.ts' // what each step reads and changes
 import { makeKube } from '../lib/kube/clients.ts'
 import type { Redactor } from '../lib/redact.ts'
-import { decodeToken, normalizeToken } from '../lib/token/decode.ts'
-import { describeToken } from '../lib/token/describe.ts'
+import type { Regenerated } from '../lib/regenerate/kit.ts'
+import { normalizeToken } from '../lib/token/decode.ts'
 
 export const cli = defineCli({
   name: 'fix-calico',
@@ -70,132 +70,148 @@ export const cli = defineCli({
 })
 
 export type Flags = ParsedCli<NonNullable<(typeof cli)['flags']>>['flags']
-export type { Ctx }
+export type { Ctx, DetectPlan }
 export const contextOf = fix.contextOf
 
-export const runbook: Runbook<Ctx> = {
-  name: cli.name,
-  summary: cli.summary,
-  steps: [
-    {
-      id: 'detect-calico',
-      title: 'Detect the Calico installation',
-      description:
-        'Looks for calico-node in kube-system (manifest install) and calico-system (operator install), reads the version from its image, and works out which ServiceAccount the CNI plugin authenticates as.',
-      readOnly: true,
-      kubectl: cmd.detectCommands,
-      check: fix.detectInstall,
-    },
-    {
-      id: 'load-keys',
-      title: 'Load the verification keys',
-      description: "Reads the public keys the API server verifies tokens with (or --key-file), so each token's signature and key ID can be checked.",
-      readOnly: true,
-      kubectl: cmd.keyCommands,
-      check: (ctx) => fix.loadKeys(ctx, (files, jwks) => loadVerificationKeys(files, jwks, { mustMatchCluster: true })),
-    },
-    {
-      id: 'check-cni-config',
-      title: 'Check the CNI config template',
-      description:
-        'Reads the CNI network config install-cni renders on every node and checks whether it holds the placeholders (__SERVICEACCOUNT_TOKEN__, __KUBECONFIG_FILEPATH__) or a literal token, which every calico-node restart writes back; a literal token is verified like verify-token does.',
-      readOnly: true,
-      kubectl: cmd.configCommands,
-      check: fix.checkConfig,
-    },
-    {
-      id: 'check-cni-account',
-      title: "Check the CNI ServiceAccount's token Secrets",
-      description:
-        "Finds the legacy token Secrets of the ServiceAccount the CNI plugin uses and checks each token's signature against the current keys; a stale one is what install-cni copied onto the nodes in the 2018 layout.",
-      readOnly: true,
-      kubectl: cmd.accountCommands,
-      check: fix.checkAccount,
-    },
-    {
-      id: 'read-node-tokens',
-      title: 'Read the token each node presents',
-      description:
-        "Reads Calico's CNI config and calico-kubeconfig on every node (exec into its calico-node pod, or --cni-conf-dir on the node itself) and verifies each token: signed by a current key, not expired, the CNI's own account.",
-      readOnly: true,
-      kubectl: cmd.readNodesCommands,
-      check: fix.readNodesBefore,
-    },
-    {
-      id: 'back-up',
-      title: 'Back up what will change',
-      description:
-        'Writes every object about to change (the ConfigMap, the token Secrets, the DaemonSet) and, in node-local mode, the node files to the backup directory (owner-only files); nothing changes if the backup cannot be written.',
-      kubectl: cmd.backupCommands,
-      check: fix.checkBackup,
-      apply: fix.backUp,
-      verify: fix.verifyBackup,
-    },
-    {
-      id: 'regenerate-cni-tokens',
-      requires: ['back-up'],
-      title: "Regenerate the CNI ServiceAccount's stale tokens",
-      description:
-        'Blanks data.token of each stale token Secret of the CNI ServiceAccount so the tokens controller signs a new token with the current key (as regenerate-tokens does), and waits for every refill.',
-      kubectl: cmd.regenerateCommands,
-      check: async (ctx) => checkRegenerate(ctx),
-      apply: fix.regenerateStale,
-      verify: fix.verifyRegenerated,
-    },
-    {
-      id: 'fix-cni-config',
-      requires: ['back-up'],
-      title: 'Take the stale token out of the CNI config',
-      description:
-        'Replaces a stale literal token in the CNI config ConfigMap with __SERVICEACCOUNT_TOKEN__, so install-cni fills in a fresh token at every start (with --embed-token: with the current token of the CNI ServiceAccount); every other byte stays as it was.',
-      kubectl: cmd.fixConfigCommands,
-      check: async (ctx) => checkConfigFix(ctx),
-      apply: fix.fixConfigStep,
-      verify: fix.verifyConfig,
-    },
-    {
-      id: 'rewrite-node-files',
-      requires: ['back-up'],
-      title: "Rewrite this node's Calico files",
-      description:
-        "Node-local mode only: writes a current token into the node's Calico CNI config and calico-kubeconfig, each file replaced atomically after a copy went to the backup directory. install-cni renders them again from the ConfigMap at the next calico-node start.",
-      kubectl: cmd.rewriteCommands,
-      check: async (ctx) => checkNodeRewrite(ctx),
-      apply: fix.rewriteNodeStep,
-      verify: fix.verifyNodeRewrite,
-    },
-    {
-      id: 'restart-calico-node',
-      title: 'Restart calico-node',
-      description:
-        'Rollout-restarts the calico-node DaemonSet (or, with updateStrategy OnDelete, deletes its pods one node at a time) when its pods started before the CNI token last changed or a node presents a stale token, and waits with a deadline for a new Ready pod on every node.',
-      kubectl: cmd.restartCommands,
-      check: fix.checkRestart,
-      apply: fix.restartStep,
-      verify: fix.verifyRestart,
-    },
-    {
-      id: 'verify-cni-tokens',
-      title: 'Verify the CNI tokens',
-      description:
-        "Reads everything again: the CNI config holds no stale token, the CNI ServiceAccount's token Secrets verify, and every node whose files can be read presents a current token (a node whose files cannot be read is unverified, not failed).",
-      readOnly: true,
-      kubectl: cmd.readNodesCommands,
-      check: fix.readEverythingAgain,
-      verify: async (ctx) => finalVerdict(ctx),
-    },
-    {
-      id: 'probe-nodes',
-      title: 'Probe pod networking on every node',
-      description:
-        'With --probe: creates a small pod pinned to each node that runs calico-node, waits until it runs or a sandbox error appears (one mentioning Unauthorized means a stale CNI token), and deletes it.',
-      kubectl: cmd.probeCommands,
-      check: fix.checkProbes,
-      apply: fix.probeNodes,
-      verify: async (ctx) => probeVerdict(ctx),
-    },
-  ],
+// Each step is a named const so later steps (and rotate-tokens) read its plan through `found.plan(step)`.
+export const detectCalico: Step<Ctx, DetectPlan> = {
+  id: 'detect-calico',
+  title: 'Detect the Calico installation',
+  description:
+    'Looks for calico-node in kube-system (manifest install) and calico-system (operator install), reads the version from its image, and works out which ServiceAccount the CNI plugin authenticates as.',
+  readOnly: true,
+  kubectl: cmd.detectCommands,
+  check: fix.detectInstall,
 }
+
+export const loadKeys: Step<Ctx, KeysPlan> = {
+  id: 'load-keys',
+  title: 'Load the verification keys',
+  description: "Reads the public keys the API server verifies tokens with (or --key-file), so each token's signature and key ID can be checked.",
+  readOnly: true,
+  kubectl: cmd.keyCommands,
+  check: (ctx, found) => fix.loadKeys(ctx, found.plan(detectCalico), (files, jwks) => loadVerificationKeys(files, jwks, { mustMatchCluster: true })),
+}
+
+/** The install and the keys: what every later step builds on. */
+const basisOf = (found: Findings): Basis => ({ ...found.plan(detectCalico), keys: found.plan(loadKeys).keys })
+
+export const checkCniConfig: Step<Ctx, ConfigPlan> = {
+  id: 'check-cni-config',
+  title: 'Check the CNI config template',
+  description:
+    'Reads the CNI network config install-cni renders on every node and checks whether it holds the placeholders (__SERVICEACCOUNT_TOKEN__, __KUBECONFIG_FILEPATH__) or a literal token, which every calico-node restart writes back; a literal token is verified like verify-token does.',
+  readOnly: true,
+  kubectl: cmd.configCommands,
+  check: (ctx, found) => fix.checkConfig(ctx, basisOf(found)),
+}
+
+export const checkCniAccount: Step<Ctx, AccountPlan> = {
+  id: 'check-cni-account',
+  title: "Check the CNI ServiceAccount's token Secrets",
+  description:
+    "Finds the legacy token Secrets of the ServiceAccount the CNI plugin uses and checks each token's signature against the current keys; a stale one is what install-cni copied onto the nodes in the 2018 layout.",
+  readOnly: true,
+  kubectl: cmd.accountCommands,
+  check: (ctx, found) => fix.checkAccount(ctx, basisOf(found)),
+}
+
+export const readNodeTokens: Step<Ctx, NodesPlan> = {
+  id: 'read-node-tokens',
+  title: 'Read the token each node presents',
+  description:
+    "Reads Calico's CNI config and calico-kubeconfig on every node (exec into its calico-node pod, or --cni-conf-dir on the node itself) and verifies each token: signed by a current key, not expired, the CNI's own account.",
+  readOnly: true,
+  kubectl: cmd.readNodesCommands,
+  check: (ctx, found) => fix.readNodesBefore(ctx, basisOf(found)),
+}
+
+export const backUp: Step<Ctx, BackupPlan> = {
+  id: 'back-up',
+  title: 'Back up what will change',
+  description:
+    'Writes every object about to change (the ConfigMap, the token Secrets, the DaemonSet) and, in node-local mode, the node files to the backup directory (owner-only files); nothing changes if the backup cannot be written.',
+  kubectl: cmd.backupCommands,
+  check: (ctx, found) =>
+    fix.checkBackup(ctx, found.plan(detectCalico), { config: found.plan(checkCniConfig), account: found.plan(checkCniAccount), nodes: found.plan(readNodeTokens) }),
+  apply: fix.backUp,
+  verify: fix.verifyBackup,
+}
+
+export const regenerateCniTokens: Step<Ctx, RegeneratePlan, Regenerated> = {
+  id: 'regenerate-cni-tokens',
+  requires: ['back-up'],
+  title: "Regenerate the CNI ServiceAccount's stale tokens",
+  description:
+    'Blanks data.token of each stale token Secret of the CNI ServiceAccount so the tokens controller signs a new token with the current key (as regenerate-tokens does), and waits for every refill.',
+  kubectl: cmd.regenerateCommands,
+  check: async (ctx, found) => checkRegenerate(ctx, basisOf(found), found.plan(checkCniAccount)),
+  apply: fix.regenerateStale,
+  verify: fix.verifyRegenerated,
+}
+
+export const fixCniConfig: Step<Ctx, ConfigFixPlan, ConfigFixResult> = {
+  id: 'fix-cni-config',
+  requires: ['back-up'],
+  title: 'Take the stale token out of the CNI config',
+  description:
+    'Replaces a stale literal token in the CNI config ConfigMap with __SERVICEACCOUNT_TOKEN__, so install-cni fills in a fresh token at every start (with --embed-token: with the current token of the CNI ServiceAccount); every other byte stays as it was.',
+  kubectl: cmd.fixConfigCommands,
+  check: async (ctx, found) => checkConfigFix(ctx, basisOf(found), found.plan(checkCniConfig), found.plan(checkCniAccount)),
+  apply: fix.fixConfigStep,
+  verify: fix.verifyConfig,
+}
+
+export const rewriteNodeFiles: Step<Ctx, NodeRewritePlan, NodeRewriteResult> = {
+  id: 'rewrite-node-files',
+  requires: ['back-up'],
+  title: "Rewrite this node's Calico files",
+  description:
+    "Node-local mode only: writes a current token into the node's Calico CNI config and calico-kubeconfig, each file replaced atomically after a copy went to the backup directory. install-cni renders them again from the ConfigMap at the next calico-node start.",
+  kubectl: cmd.rewriteCommands,
+  check: async (ctx, found) => checkNodeRewrite(ctx, basisOf(found), found.plan(checkCniConfig), found.plan(readNodeTokens)),
+  apply: fix.rewriteNode,
+  verify: fix.verifyNodeRewrite,
+}
+
+export const restartCalicoNode: Step<Ctx, RestartStepPlan | undefined, RestartResult> = {
+  id: 'restart-calico-node',
+  title: 'Restart calico-node',
+  description:
+    'Rollout-restarts the calico-node DaemonSet (or, with updateStrategy OnDelete, deletes its pods one node at a time) when its pods started before the CNI token last changed or a node presents a stale token, and waits with a deadline for a new Ready pod on every node.',
+  kubectl: cmd.restartCommands,
+  // A step skipped for want of the backup left no plan: it changes nothing, so nothing is pending from it.
+  check: (ctx, found) =>
+    fix.checkRestart(ctx, basisOf(found), found.plan(readNodeTokens), fix.pendingChanges(ctx.mode, planIfChecked(found, regenerateCniTokens), planIfChecked(found, fixCniConfig))),
+  apply: fix.restartStep,
+  verify: fix.verifyRestart,
+}
+
+export const verifyCniTokens: Step<Ctx, FinalPlan> = {
+  id: 'verify-cni-tokens',
+  title: 'Verify the CNI tokens',
+  description:
+    "Reads everything again: the CNI config holds no stale token, the CNI ServiceAccount's token Secrets verify, and every node whose files can be read presents a current token (a node whose files cannot be read is unverified, not failed).",
+  readOnly: true,
+  kubectl: cmd.readNodesCommands,
+  check: (ctx, found) => fix.readEverythingAgain(ctx, basisOf(found)),
+  verify: async (ctx, after) => finalVerdict(ctx, after),
+}
+
+export const probeNodes: Step<Ctx, ProbePlan, ProbeRun> = {
+  id: 'probe-nodes',
+  title: 'Probe pod networking on every node',
+  description:
+    'With --probe: creates a small pod pinned to each node that runs calico-node, waits until it runs or a sandbox error appears (one mentioning Unauthorized means a stale CNI token), and deletes it.',
+  kubectl: cmd.probeCommands,
+  check: (ctx, found) => fix.checkProbes(ctx, found.plan(detectCalico)),
+  apply: fix.probeNodes,
+  verify: async (ctx, _plan, run) => probeVerdict(ctx, run?.probes ?? []),
+}
+
+export const steps = { detectCalico, loadKeys, checkCniConfig, checkCniAccount, readNodeTokens, backUp, regenerateCniTokens, fixCniConfig, rewriteNodeFiles, restartCalicoNode, verifyCniTokens, probeNodes }
+
+export const runbook: Runbook<Ctx> = { name: cli.name, summary: cli.summary, steps: Object.values(steps) }
 
 async function loadClusterConfig(parsed: ParsedCli<NonNullable<(typeof cli)['flags']>>, cwd: string): Promise<KubeConfig> {
   try {
@@ -207,7 +223,6 @@ async function loadClusterConfig(parsed: ParsedCli<NonNullable<(typeof cli)['fla
     throw err
   }
 }
-
 
 /** The runbook's whole run, for its own entry point and for `kube-token-runbooks <runbook>`. */
 export const main: Main = (io) =>
@@ -223,13 +238,8 @@ export const main: Main = (io) =>
       const nodeLocal = flags.cniConfDir !== undefined
       const offline = flags.offline || (nodeLocal && flags.tokenFile !== undefined && flags.keyFile.length > 0)
       const givenToken = flags.tokenFile !== undefined ? normalizeToken(await readTokenFile(flags.tokenFile, io.stdin)) : undefined
-      if (givenToken) {
-        ;(redactor as Redactor).register(givenToken)
-        const namespace = describeToken(decodeToken(givenToken)).namespace
-        if (offline && !(Object.values(CALICO_NAMESPACES) as string[]).includes(namespace ?? '')) {
-          throw new UsageError(`the --token-file token belongs to namespace ${namespace ?? '(none)'}, not to Calico's (kube-system or calico-system): pass a token of calico-node or calico-cni-plugin`)
-        }
-      }
+      if (givenToken) (redactor as Redactor).register(givenToken)
+      if (givenToken && offline) checkOfflineToken(givenToken)
       const kc = offline ? undefined : await loadClusterConfig(parsed, io.cwd)
       const kube = kc ? await makeKube(kc, { requestTimeoutMs: parsed.common.requestTimeoutMs }) : undefined
       const backupDir = flags.backupDir ?? join(defaultBackupRoot(parsed.env), timestampDirName(io.now()))
@@ -244,18 +254,8 @@ export const main: Main = (io) =>
       const mode = resolveMode({ dryRun: parsed.common.dryRun, yes: parsed.common.yes, stdinIsTTY: io.stdin.isTTY === true })
       return contextOf(base, flags, { mode, ...(givenToken ? { givenToken } : {}) })
     },
-    extendReport: (_report, ctx) => ({
-      backupDir: ctx.backup.dir,
-      calico: ctx.install ?? null,
-      cniConfig: ctx.config ? { source: ctx.config.source, summary: ctx.config.summary, findings: ctx.config.findings, change: ctx.configChange ?? null } : null,
-      serviceAccount: ctx.install ? { namespace: ctx.install.namespace, name: ctx.install.cniServiceAccount, secrets: ctx.assessments.map((a) => ({ ...a, ...(ctx.outcomes.get(a.key) ? { outcome: ctx.outcomes.get(a.key) } : {}) })) } : null,
-      nodes: { before: ctx.nodesBefore, after: ctx.nodesAfter },
-      restart: ctx.restart ?? null,
-      nodeFilesWritten: ctx.nodeFilesWritten,
-      probes: ctx.probes,
-      warnings: ctx.warnings,
-    }),
-    renderText: (_report, ctx) => renderFindings(ctx),
+    extendReport: (_report, ctx, found) => reportFields(ctx, factsOf(found, steps)),
+    renderText: (_report, ctx, found) => renderFindings(ctx, factsOf(found, steps)),
   })
 
 await runMain(import.meta.url, main)

@@ -223,7 +223,7 @@ function restartSteps(): Step<Ctx>[] {
 function calicoSteps(): Step<Ctx>[] {
   return within(calico.runbook.steps, (ctx: Ctx) => ctx.calico).map((step) => ({
     ...step,
-    outside: (ctx: Ctx) => (ctx.scope.all ? undefined : `namespace ${ctx.calico.install?.namespace ?? 'kube-system'} (Calico's own; the scope is namespace ${ctx.scope.namespace}; --skip-calico leaves it out)`),
+    outside: (ctx: Ctx, plan: calico.DetectPlan | undefined) => (ctx.scope.all ? undefined : `namespace ${plan?.install?.namespace ?? 'kube-system'} (Calico's own; the scope is namespace ${ctx.scope.namespace}; --skip-calico leaves it out)`),
   }))
 }
 
@@ -359,7 +359,7 @@ function rotationReport(ctx: Ctx, run: RunReport | undefined, found: Findings, b
  * object versions (an interrupted run's). --restore reads, never writes: its
  * directory is the one given.
  */
-async function repairBackups(ctx: Ctx, _found: Findings): Promise<string[]> {
+async function repairBackups(ctx: Ctx, found: Findings): Promise<string[]> {
   if (ctx.flags.restore !== undefined) return []
   const now = ctx.now().getTime()
   const secrets = ctx.restart.provenSecrets ?? []
@@ -371,8 +371,13 @@ async function repairBackups(ctx: Ctx, _found: Findings): Promise<string[]> {
     cluster: ctx.cluster.server,
     ...(since ? { since } : {}),
     // Calico's steps act in its own namespace, outside -n: their backups belong to the repair too.
-    inScope: (namespace) => ctx.scope.all || namespace === ctx.scope.namespace || (!ctx.flags.skipCalico && namespace === ctx.calico.install?.namespace),
+    inScope: (namespace) => ctx.scope.all || namespace === ctx.scope.namespace || (!ctx.flags.skipCalico && namespace === calicoNamespace(found)),
   })
+}
+
+/** Where fix-calico's steps found Calico in this run (they act there), if they ran. */
+function calicoNamespace(found: Findings): string | undefined {
+  return found.has(calico.steps.detectCalico) ? found.plan(calico.steps.detectCalico).install?.namespace : undefined
 }
 
 /** After the run, whatever its outcome: the report on disk (owner-only), and its path. */

@@ -8,7 +8,7 @@ import { readTokenFile } from '../lib/cli/inputs.ts'
 import { KEY_FILE_FLAG, keyCommands, loadVerificationKeys } from '../lib/cli/keys.ts'
 import { defineCli, loadKubeConfig, namespaceScope, runbookMain, runMain, type MainIO, type ParsedCli, type Main } from '../lib/cli/index.ts'
 import { mapLimit } from '../lib/concurrency.ts'
-import { kubectlCommand, type Runbook } from '../lib/engine/index.ts'
+import { kubectlCommand, RunFindings, type Findings, type Runbook, type Step } from '../lib/engine/index.ts'
 import { UsageError } from '../lib/errors.ts'
 import { makeKube, type Kube } from '../lib/kube/clients.ts'
 import { withApiErrors as api } from '../lib/kube/errors.ts'
@@ -51,6 +51,7 @@ export const cli = defineCli({
 
 export type Flags = ParsedCli<NonNullable<(typeof cli)['flags']>>['flags']
 
+/** What verify-token is handed before the run; the keys, the tokens and the verdicts are its steps' plans. */
 export interface Ctx {
   flags: Flags
   /** -l: label selector for --all. */
@@ -62,79 +63,97 @@ export interface Ctx {
   /** Undefined when offline. */
   kube?: Kube
   scope: Scope
+}
+
+/** load-keys: the keys signatures are checked with (undefined: none, offline without --key-file). */
+export interface KeysPlan {
   keys?: VerificationKey[]
-  keySource?: string
-  /** Tokens to inspect, in input order. */
-  inputs: Array<{ source: string; token?: string; secret?: Parameters<typeof secretFacts>[0] }>
+  source?: string
+}
+
+/** One token to inspect: from a flag, a file or a Secret (which may hold none yet). */
+export interface TokenInput {
+  source: string
+  token?: string
+  secret?: Parameters<typeof secretFacts>[0]
+}
+
+/** collect-tokens: the tokens in input order, and the ServiceAccounts their Secrets name. */
+export interface TokensPlan {
+  inputs: TokenInput[]
   accounts?: Map<string, string>
+}
+
+/** check-tokens: each token's verdict. */
+export interface VerdictsPlan {
   results: TokenInspection[]
 }
 
 const LIVE_CHECK_PARALLELISM = 8
 
-export const runbook: Runbook<Ctx> = {
-  name: cli.name,
-  summary: cli.summary,
-  steps: [
-    {
-      id: 'load-keys',
-      title: 'Load the verification keys',
-      description: "Reads the public keys the API server verifies tokens with, so each token's signature and key ID can be checked offline.",
-      readOnly: true,
-      kubectl: (ctx) => keyCommands(ctx.flags.keyFile, kubectlCommand),
-      check: async (ctx) => {
-        const kube = ctx.kube
-        const set = await loadVerificationKeys(ctx.flags.keyFile, kube && (() => api(kube.kc, () => fetchJwks(kube))), { mustMatchCluster: false })
-        if (!set) return { needed: false, summary: 'no keys: offline without --key-file', details: { kids: [] } }
-        ctx.keys = set.keys
-        ctx.keySource = set.source
-        return { needed: false, summary: describeKeys(set), details: { kids: set.keys.map((k) => k.kid) } }
-      },
-    },
-    {
-      id: 'collect-tokens',
-      title: 'Collect the tokens',
-      description: 'Reads the tokens to check from the flags, files or Secrets named; a token is never printed, only its fingerprint.',
-      readOnly: true,
-      kubectl: (ctx) => collectCommands(ctx),
-      check: async (ctx) => {
-        await collect(ctx)
-        return { needed: false, summary: `${ctx.inputs.length} token(s) to check` }
-      },
-    },
-    {
-      id: 'check-tokens',
-      title: 'Check each token',
-      description:
-        'Verifies each signature and expiry, then presents the token to the API server (TokenReview, a GET with the token as bearer: 401 rejected, 403 good but not allowed, and SelfSubjectReview).',
-      readOnly: true,
-      kubectl: (ctx) => [
-        `${kubectlCommand('create', '-o', 'yaml', '-f', '-')} <<< '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":"'"$TOKEN"'"}}'`,
-        `curl --cacert ca.crt -H "Authorization: Bearer $TOKEN" ${ctx.kube?.kc.getCurrentCluster()?.server ?? 'https://<apiserver>'}/api/v1/namespaces/<namespace>/pods`,
-        `${kubectlCommand('auth', 'whoami')} --token="$TOKEN"`,
-      ],
-      check: async (ctx) => {
-        ctx.results = await mapLimit(ctx.inputs, LIVE_CHECK_PARALLELISM, (input) => inspect(ctx, input))
-        return { needed: false, summary: countStatuses(ctx.results) }
-      },
-      verify: async (ctx) => {
-        const bad = ctx.results.filter((r) => r.status !== TokenStatus.valid)
-        return {
-          ok: ctx.results.length > 0 && bad.length === 0,
-          summary:
-            ctx.results.length === 0
-              ? 'no token found in scope: nothing was verified'
-              : bad.length === 0
-                ? `all ${ctx.results.length} token(s) are valid`
-                : `${bad.length} of ${ctx.results.length} token(s) are not valid: ${bad[0]!.reason}`,
-        }
-      },
-    },
-  ],
+export const loadKeys: Step<Ctx, KeysPlan> = {
+  id: 'load-keys',
+  title: 'Load the verification keys',
+  description: "Reads the public keys the API server verifies tokens with, so each token's signature and key ID can be checked offline.",
+  readOnly: true,
+  kubectl: (ctx) => keyCommands(ctx.flags.keyFile, kubectlCommand),
+  check: async (ctx) => {
+    const kube = ctx.kube
+    const set = await loadVerificationKeys(ctx.flags.keyFile, kube && (() => api(kube.kc, () => fetchJwks(kube))), { mustMatchCluster: false })
+    if (!set) return { needed: false, summary: 'no keys: offline without --key-file', details: { kids: [] }, plan: {} }
+    return { needed: false, summary: describeKeys(set), details: { kids: set.keys.map((k) => k.kid) }, plan: { keys: set.keys, source: set.source } }
+  },
 }
 
-async function inspect(ctx: Ctx, input: Ctx['inputs'][number]): Promise<TokenInspection> {
-  const secret = input.secret ? secretFacts(input.secret, ctx.accounts) : undefined
+export const collectTokens: Step<Ctx, TokensPlan> = {
+  id: 'collect-tokens',
+  title: 'Collect the tokens',
+  description: 'Reads the tokens to check from the flags, files or Secrets named; a token is never printed, only its fingerprint.',
+  readOnly: true,
+  kubectl: (ctx) => collectCommands(ctx),
+  check: async (ctx) => {
+    const tokens = await collect(ctx)
+    return { needed: false, summary: `${tokens.inputs.length} token(s) to check`, plan: tokens }
+  },
+}
+
+export const checkTokens: Step<Ctx, VerdictsPlan> = {
+  id: 'check-tokens',
+  title: 'Check each token',
+  description:
+    'Verifies each signature and expiry, then presents the token to the API server (TokenReview, a GET with the token as bearer: 401 rejected, 403 good but not allowed, and SelfSubjectReview).',
+  readOnly: true,
+  kubectl: (ctx) => [
+    `${kubectlCommand('create', '-o', 'yaml', '-f', '-')} <<< '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":"'"$TOKEN"'"}}'`,
+    `curl --cacert ca.crt -H "Authorization: Bearer $TOKEN" ${ctx.kube?.kc.getCurrentCluster()?.server ?? 'https://<apiserver>'}/api/v1/namespaces/<namespace>/pods`,
+    `${kubectlCommand('auth', 'whoami')} --token="$TOKEN"`,
+  ],
+  check: async (ctx, found) => {
+    const { keys } = found.plan(loadKeys)
+    const { inputs, accounts } = found.plan(collectTokens)
+    const results = await mapLimit(inputs, LIVE_CHECK_PARALLELISM, (input) => inspect(ctx, keys, accounts, input))
+    return { needed: false, summary: countStatuses(results), plan: { results } }
+  },
+  verify: async (_ctx, { results }) => {
+    const bad = results.filter((r) => r.status !== TokenStatus.valid)
+    return {
+      ok: results.length > 0 && bad.length === 0,
+      summary:
+        results.length === 0
+          ? 'no token found in scope: nothing was verified'
+          : bad.length === 0
+            ? `all ${results.length} token(s) are valid`
+            : `${bad.length} of ${results.length} token(s) are not valid: ${bad[0]!.reason}`,
+    }
+  },
+}
+
+export const steps = { loadKeys, collectTokens, checkTokens }
+
+export const runbook: Runbook<Ctx> = { name: cli.name, summary: cli.summary, steps: Object.values(steps) }
+
+async function inspect(ctx: Ctx, keys: VerificationKey[] | undefined, accounts: Map<string, string> | undefined, input: TokenInput): Promise<TokenInspection> {
+  const secret = input.secret ? secretFacts(input.secret, accounts) : undefined
   if (input.token === undefined) {
     return {
       source: input.source,
@@ -143,35 +162,38 @@ async function inspect(ctx: Ctx, input: Ctx['inputs'][number]): Promise<TokenIns
       ...(secret ? { secret } : {}),
     }
   }
-  const opts = { keys: ctx.keys, now: ctx.now(), ...(ctx.kube ? { kube: ctx.kube } : {}), ...(secret ? { secret } : {}) }
+  const opts = { keys, now: ctx.now(), ...(ctx.kube ? { kube: ctx.kube } : {}), ...(secret ? { secret } : {}) }
   // A token the operator typed must decode (exit 2 otherwise); one read from
   // the cluster is a finding about that Secret.
   return api(ctx.kube?.kc, () => (input.secret ? inspectStoredToken(input.source, input.token!, opts) : inspectToken(input.source, input.token!, opts)))
 }
 
-async function collect(ctx: Ctx): Promise<void> {
+async function collect(ctx: Ctx): Promise<TokensPlan> {
   const { flags } = ctx
-  if (flags.token !== undefined) ctx.inputs.push({ source: '--token', token: register(ctx, normalizeToken(flags.token)) })
+  const inputs: TokenInput[] = []
+  if (flags.token !== undefined) inputs.push({ source: '--token', token: register(ctx, normalizeToken(flags.token)) })
   if (flags.tokenFile !== undefined) {
     const raw = await readTokenFile(flags.tokenFile, ctx.stdin)
-    ctx.inputs.push({ source: flags.tokenFile === '-' ? 'stdin' : flags.tokenFile, token: register(ctx, normalizeToken(raw)) })
+    inputs.push({ source: flags.tokenFile === '-' ? 'stdin' : flags.tokenFile, token: register(ctx, normalizeToken(raw)) })
   }
-  if (!ctx.kube) return
+  if (!ctx.kube) return { inputs }
   const kube = ctx.kube
   const defaultNamespace = ctx.scope.all ? 'default' : ctx.scope.namespace
   for (const ref of flags.secret) {
     const { namespace, name } = parseSecretRef(ref, defaultNamespace)
     const secret = await api(kube.kc, () => readTokenSecret(kube, namespace, name))
-    ctx.inputs.push(secretInput(ctx, secret))
+    inputs.push(secretInput(ctx, secret))
   }
   if (flags.all) {
     const secrets = await api(kube.kc, () => listTokenSecrets(kube, ctx.scope, ctx.selector))
-    for (const secret of secrets) ctx.inputs.push(secretInput(ctx, secret))
+    for (const secret of secrets) inputs.push(secretInput(ctx, secret))
   }
-  if (flags.all || flags.secret.length > 0) ctx.accounts = serviceAccountIndex(await api(kube.kc, () => listServiceAccounts(kube, ctx.scope.all || flags.secret.length > 0 ? { all: true } : ctx.scope)))
+  if (!flags.all && flags.secret.length === 0) return { inputs }
+  const accounts = serviceAccountIndex(await api(kube.kc, () => listServiceAccounts(kube, ctx.scope.all || flags.secret.length > 0 ? { all: true } : ctx.scope)))
+  return { inputs, accounts }
 }
 
-function secretInput(ctx: Ctx, secret: NonNullable<Ctx['inputs'][number]['secret']>): Ctx['inputs'][number] {
+function secretInput(ctx: Ctx, secret: NonNullable<TokenInput['secret']>): TokenInput {
   const token = tokenOf(secret)
   return { source: `secret ${secretKey(secret)}`, secret, ...(token ? { token: register(ctx, token) } : {}) }
 }
@@ -223,16 +245,23 @@ export function contextOfSession(session: Session, flags: Flags, io: Pick<MainIO
     cwd: io.cwd,
     kube: session.kube,
     scope: session.scope,
-    inputs: [],
-    results: [],
   }
 }
 
-/** Every step's check in order, as the engine would run them read-only: the inspections. */
+/**
+ * Every step's check in order, as the engine would run them read-only: the
+ * inspections. Its own findings, so these steps' ids never meet those of the
+ * run that calls it (rotate-tokens' proof).
+ */
 export async function inspectAll(ctx: Ctx): Promise<TokenInspection[]> {
-  for (const step of runbook.steps) await step.check(ctx)
-  return ctx.results
+  const record = new RunFindings()
+  const found: Findings = record
+  for (const step of runbook.steps) record.recordPlan(step.id, (await step.check(ctx, found)).plan)
+  return found.plan(checkTokens).results
 }
+
+/** The verdicts of this run, none when check-tokens did not run. */
+const resultsOf = (found: Findings): TokenInspection[] => (found.has(checkTokens) ? found.plan(checkTokens).results : [])
 
 /** The runbook's whole run, for its own entry point and for `kube-token-runbooks <runbook>`. */
 export const main: Main = (io) =>
@@ -251,12 +280,10 @@ export const main: Main = (io) =>
         cwd: io.cwd,
         ...(kc ? { kube: await makeKube(kc, { requestTimeoutMs: parsed.common.requestTimeoutMs }) } : {}),
         scope: kc ? namespaceScope(parsed.common, kc) : { all: false, namespace: 'default' },
-        inputs: [],
-        results: [],
       }
     },
-    extendReport: (_report, ctx) => ({ results: ctx.results }),
-    renderText: (_report, ctx) => renderInspections(ctx.results),
+    extendReport: (_report, _ctx, found) => ({ results: resultsOf(found) }),
+    renderText: (_report, _ctx, found) => renderInspections(resultsOf(found)),
   })
 
 await runMain(import.meta.url, main)

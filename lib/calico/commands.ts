@@ -1,29 +1,30 @@
 // The kubectl (and shell) equivalents fix-calico's steps print, built from
-// argument lists with the run's --kubeconfig/--context. Pure.
+// argument lists with the run's --kubeconfig/--context and each step's plan
+// (undefined when the step never ran: then the general commands, or none). Pure.
 import { join } from 'node:path'
 import { secretKey } from '../secrets.ts'
 import { kubectlCommand, shellQuote } from '../engine/kubectl.ts'
-import { nodeBackupDir, type Ctx } from './context.ts'
+import { nodeBackupDir, type AccountPlan, type BackupPlan, type ConfigFixPlan, type ConfigPlan, type Ctx, type DetectPlan, type NodeRewritePlan, type ProbePlan, type RegeneratePlan, type RestartStepPlan } from './context.ts'
 import { cniMountOf } from './daemonset.ts'
 import { CALICO_NAMESPACES, CALICO_NODE } from './detect.ts'
-import { backupPlan } from './findings.ts'
 import { SERVICEACCOUNT_TOKEN_PLACEHOLDER } from './token-value.ts'
 
 /** kubectl with the run's connection flags. */
-export function k(ctx: Ctx, ...args: string[]): string {
+export function k(ctx: Pick<Ctx, 'kubectlArgs'>, ...args: string[]): string {
   return kubectlCommand(...ctx.kubectlArgs, ...args)
 }
 
-export function readNodesCommands(ctx: Ctx): string[] {
+export function readNodesCommands(ctx: Ctx, plan: DetectPlan | undefined): string[] {
   if (ctx.nodeLocal) {
     const dir = ctx.flags.cniConfDir ?? ''
     return [`ls -l ${shellQuote(dir)}`, `cat ${shellQuote(dir)}/*.conf* ${shellQuote(join(dir, 'calico-kubeconfig'))}`]
   }
-  if (!ctx.install || !ctx.daemonSet) return []
-  const { namespace, cniNetDir, expected } = ctx.install
-  const mount = cniMountOf(ctx.daemonSet, cniNetDir)
+  const { install, daemonSet } = plan ?? {}
+  if (!install || !daemonSet) return []
+  const { namespace, cniNetDir, expected } = install
+  const mount = cniMountOf(daemonSet, cniNetDir)
   if (!mount) return []
-  const selector = Object.entries(ctx.daemonSet.spec?.selector?.matchLabels ?? {}).map(([key, v]) => `${key}=${v}`).join(',')
+  const selector = Object.entries(daemonSet.spec?.selector?.matchLabels ?? {}).map(([key, v]) => `${key}=${v}`).join(',')
   const list = k(ctx, '-n', namespace, 'get', 'pods', ...(selector ? ['-l', selector] : []), '-o', 'name')
   const files = [expected.fileName, 'calico-kubeconfig'].map((f) => shellQuote(`${mount.mountPath.replace(/\/+$/, '')}/${f}`)).join(' ')
   return [`for p in $(${list}); do ${k(ctx, '-n', namespace, 'exec')} "$p" -c ${shellQuote(mount.container)} -- cat ${files}; done`]
@@ -31,9 +32,9 @@ export function readNodesCommands(ctx: Ctx): string[] {
 
 const JQ_TOKEN = '"\\"k8s_auth_token\\": *\\"[^\\"]*\\""'
 
-export function fixConfigCommands(ctx: Ctx): string[] {
-  const install = ctx.install
-  const state = ctx.config
+export function fixConfigCommands(ctx: Ctx, plan: ConfigFixPlan | undefined): string[] {
+  const install = plan?.install
+  const state = plan?.config
   if (!install || !state?.configMap || !state.key || !state.findings.some((f) => f.stale)) return []
   const name = state.configMap.metadata?.name ?? ''
   const get = k(ctx, '-n', install.namespace, 'get', 'configmap', name, '-o', 'json')
@@ -42,17 +43,17 @@ export function fixConfigCommands(ctx: Ctx): string[] {
   if (!ctx.flags.embedToken) {
     return [`${get} | jq ${shellQuote(`${target} |= gsub(${JQ_TOKEN}; "\\"k8s_auth_token\\": \\"${SERVICEACCOUNT_TOKEN_PLACEHOLDER}\\"")`)} | ${replace}`]
   }
-  const secret = ctx.accountSecrets[0]?.metadata?.name ?? `${install.cniServiceAccount}-token`
+  const secret = plan.accountSecret ?? `${install.cniServiceAccount}-token`
   return [
     `TOKEN=$(${k(ctx, '-n', install.namespace, 'get', 'secret', secret, '-o', 'jsonpath={.data.token}')} | base64 -d)`,
     `${get} | jq --arg t "$TOKEN" ${shellQuote(`${target} |= gsub(${JQ_TOKEN}; "\\"k8s_auth_token\\": \\"" + $t + "\\"")`)} | ${replace}`,
   ]
 }
 
-export function rewriteCommands(ctx: Ctx): string[] {
+export function rewriteCommands(ctx: Ctx, plan: NodeRewritePlan | undefined): string[] {
   if (!ctx.nodeLocal) return []
   const dir = ctx.flags.cniConfDir ?? ''
-  const report = ctx.nodesBefore[0]
+  const report = plan?.report
   const files = new Set(report?.tokens.map((t) => t.file) ?? [])
   const source = ctx.flags.tokenFile && ctx.flags.tokenFile !== '-' ? `TOKEN=$(cat ${shellQuote(ctx.flags.tokenFile)})` : 'TOKEN=<the new token>'
   const lines = [source, `mkdir -p ${shellQuote(nodeBackupDir(ctx))}`]
@@ -68,11 +69,11 @@ export function rewriteCommands(ctx: Ctx): string[] {
   return lines
 }
 
-export function restartCommands(ctx: Ctx): string[] {
-  if (!ctx.install || ctx.nodeLocal) return []
-  const { namespace, daemonSet } = ctx.install
-  const ds = ctx.restartPlan?.ds ?? ctx.daemonSet
-  if (ds?.spec?.updateStrategy?.type === 'OnDelete') {
+export function restartCommands(ctx: Ctx, plan: RestartStepPlan | undefined): string[] {
+  if (!plan || ctx.nodeLocal) return []
+  const { namespace, daemonSet } = plan.install
+  const { ds } = plan
+  if (ds.spec?.updateStrategy?.type === 'OnDelete') {
     const selector = Object.entries(ds.spec.selector?.matchLabels ?? {}).map(([key, v]) => `${key}=${v}`).join(',')
     return [
       k(ctx, '-n', namespace, 'rollout', 'restart', `ds/${daemonSet}`),
@@ -82,10 +83,10 @@ export function restartCommands(ctx: Ctx): string[] {
   return [k(ctx, '-n', namespace, 'rollout', 'restart', `ds/${daemonSet}`), k(ctx, '-n', namespace, 'rollout', 'status', `ds/${daemonSet}`, `--timeout=${ctx.flags.timeout}s`)]
 }
 
-export function probeCommands(ctx: Ctx): string[] {
-  if (!ctx.flags.probe || !ctx.install) return []
+export function probeCommands(ctx: Ctx, plan: ProbePlan | undefined): string[] {
+  if (!ctx.flags.probe || !plan?.install) return []
   const ns = ctx.flags.probeNamespace
-  const nodes = [...new Set(ctx.nodesAfter.map((n) => n.node))]
+  const nodes = plan.nodes
   const shown = nodes.slice(0, 3)
   const lines = shown.flatMap((node) => {
     const overrides = JSON.stringify({ apiVersion: 'v1', spec: { nodeName: node, tolerations: [{ operator: 'Exists' }], automountServiceAccountToken: false } })
@@ -109,25 +110,27 @@ export function keyCommands(ctx: Ctx): string[] {
   return ctx.kube ? [k(ctx, 'get', '--raw', '/openid/v1/jwks')] : []
 }
 
-export function configCommands(ctx: Ctx): string[] {
-  const ref = ctx.install?.cniConfig.configMap
-  if (!ctx.install || !ref) return []
-  const get = k(ctx, '-n', ctx.install.namespace, 'get', 'configmap', ref.name, '-o', `jsonpath={.data.${ref.key}}`)
+export function configCommands(ctx: Ctx, plan: ConfigPlan | undefined): string[] {
+  const install = plan?.install
+  const ref = install?.cniConfig.configMap
+  if (!install || !ref) return []
+  const get = k(ctx, '-n', install.namespace, 'get', 'configmap', ref.name, '-o', `jsonpath={.data.${ref.key}}`)
   const verify = `${get} | sed -n ${shellQuote('s/.*"k8s_auth_token": *"\\([^"]*\\)".*/\\1/p')} | runbooks/verify-token.ts --token-file -`
-  return ctx.config?.findings.length ? [get, verify] : [get]
+  return plan.config?.findings.length ? [get, verify] : [get]
 }
 
-export function accountCommands(ctx: Ctx): string[] {
-  if (!ctx.install) return []
-  const jsonpath = `jsonpath={range .items[?(@.metadata.annotations.kubernetes\\.io/service-account\\.name=="${ctx.install.cniServiceAccount}")]}{.metadata.name}{"\\n"}{end}`
+export function accountCommands(ctx: Ctx, plan: AccountPlan | undefined): string[] {
+  const install = plan?.install
+  if (!install) return []
+  const jsonpath = `jsonpath={range .items[?(@.metadata.annotations.kubernetes\\.io/service-account\\.name=="${install.cniServiceAccount}")]}{.metadata.name}{"\\n"}{end}`
   return [
-    k(ctx, '-n', ctx.install.namespace, 'get', 'secrets', '--field-selector', 'type=kubernetes.io/service-account-token', '-o', jsonpath),
-    ...ctx.accountSecrets.map((s) => `runbooks/verify-token.ts --secret ${shellQuote(secretKey(s))}`),
+    k(ctx, '-n', install.namespace, 'get', 'secrets', '--field-selector', 'type=kubernetes.io/service-account-token', '-o', jsonpath),
+    ...plan.secrets.map((s) => `runbooks/verify-token.ts --secret ${shellQuote(secretKey(s))}`),
   ]
 }
 
-export function backupCommands(ctx: Ctx): string[] {
-  const plan = backupPlan(ctx)
+export function backupCommands(ctx: Ctx, plan: BackupPlan | undefined): string[] {
+  if (!plan) return []
   return [
     ...plan.objects.map(
       ({ kind, object }) =>
@@ -137,6 +140,6 @@ export function backupCommands(ctx: Ctx): string[] {
   ]
 }
 
-export function regenerateCommands(ctx: Ctx): string[] {
-  return ctx.staleSecrets.map((s) => k(ctx, '-n', s.metadata?.namespace ?? '', 'patch', 'secret', s.metadata?.name ?? '', '--type=json', '-p', '[{"op":"replace","path":"/data/token","value":""}]'))
+export function regenerateCommands(ctx: Ctx, plan: RegeneratePlan | undefined): string[] {
+  return (plan?.stale ?? []).map((s) => k(ctx, '-n', s.metadata?.namespace ?? '', 'patch', 'secret', s.metadata?.name ?? '', '--type=json', '-p', '[{"op":"replace","path":"/data/token","value":""}]'))
 }

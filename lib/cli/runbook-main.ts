@@ -31,13 +31,14 @@ export interface RunbookMainOptions<C, F extends readonly FlagSpec[], R extends 
    * After the engine, whatever the outcome (also a failure or a refusal):
    * writes what must outlive the run (rotate-tokens' report file). Returns a
    * line for stderr. Never called from inside a step: checks stay read-only.
+   * `found`: the plans and results of the steps that ran.
    */
   afterRun?: (report: RunReport | undefined, ctx: C, found: Findings) => Promise<string | undefined>
   /** Seam: this run's redactor (default `new Redactor({ showTokens: cli.common.showToken })`). */
   redactor?: (cli: ParsedCli<F>) => R
   /** Builds the runbook's context (clients, options) once flags are known. */
   context: (args: ContextArgs<F, R>) => Promise<C> | C
-  /** Extra top-level fields for the report (they appear in --output json), from the steps' findings. */
+  /** Extra top-level fields for the report (they appear in --output json), from the steps' plans and results (`found`). */
   extendReport?: (report: RunReport, ctx: C, found: Findings) => Record<string, unknown>
   /** Text output only: the runbook's own findings, printed on stdout before the step report. */
   renderText?: (report: RunReport, ctx: C, found: Findings) => string
@@ -69,8 +70,9 @@ export async function runbookMain<C, const F extends readonly FlagSpec[], R exte
   const confirm = mode === Modes.interactive ? (opts.confirm ?? createTerminalConfirm({ input: io.stdin, output: io.stderr })) : undefined
   const runbook = opts.pick ? opts.pick(parsed) : opts.runbook
   const interrupt = onInterrupt(io, output)
-  let report: RunReport | undefined
+  // The steps' plans and results, kept past the run for the report.
   const found = new RunFindings()
+  let report: RunReport | undefined
   try {
     report = await runRunbook(runbook, ctx, {
       findings: found,
