@@ -35,7 +35,12 @@ export const cli = defineCli({
   name: 'verify-token',
   summary: 'Prove whether service-account tokens are good: signature, expiry, and what the API server says.',
   flags: [
-    { name: 'token', type: 'string', valueName: 'jwt', description: 'A token to check: raw, or base64-wrapped as in `kubectl get secret -o yaml`.' },
+    {
+      name: 'token',
+      type: 'string',
+      valueName: 'jwt',
+      description: 'A token to check: raw, or base64-wrapped as in `kubectl get secret -o yaml`. Visible to anyone who can list processes (ps, /proc): prefer `--token-file -` and pipe it in.',
+    },
     { name: 'token-file', type: 'string', valueName: 'path|-', description: 'Read the token from a file, or from stdin with -.' },
     { name: 'secret', type: 'string[]', valueName: 'namespace/name', description: 'Check the token of this service-account token Secret (repeatable).' },
     { name: 'all', type: 'boolean', description: 'Check every service-account token Secret in scope (-n, -A, -l).' },
@@ -62,6 +67,8 @@ export interface Ctx {
   cwd: string
   /** Undefined when offline. */
   kube?: Kube
+  /** The session's /openid/v1/jwks, read once per run (undefined offline). */
+  clusterJwks?: () => Promise<unknown>
   scope: Scope
 }
 
@@ -98,8 +105,7 @@ export const loadKeys: Step<Ctx, KeysPlan> = {
   readOnly: true,
   kubectl: (ctx) => keyCommands(ctx.flags.keyFile, kubectlCommand),
   check: async (ctx) => {
-    const kube = ctx.kube
-    const set = await loadVerificationKeys(ctx.flags.keyFile, kube && (() => api(kube.kc, () => fetchJwks(kube))), { mustMatchCluster: false })
+    const set = await loadVerificationKeys(ctx.flags.keyFile, clusterKeys(ctx), { mustMatchCluster: false })
     if (!set) return { needed: false, summary: 'no keys: offline without --key-file', details: { kids: [] }, plan: {} }
     return { needed: false, summary: describeKeys(set), details: { kids: set.keys.map((k) => k.kid) }, plan: { keys: set.keys, source: set.source } }
   },
@@ -221,7 +227,20 @@ function countStatuses(results: TokenInspection[]): string {
   return [...counts].map(([status, n]) => `${n} ${status}`).join(', ') || 'no tokens'
 }
 
+/** The cluster's JWKS through the API-error wrapper; undefined offline. */
+function clusterKeys(ctx: Readonly<Ctx>): (() => Promise<unknown>) | undefined {
+  const { kube, clusterJwks } = ctx
+  return kube && clusterJwks && (() => api(kube.kc, clusterJwks))
+}
+
+/** Run alone, verify-token has no session: the cluster's keys are read through its own client (once, by load-keys). */
+function withJwks(kube: Kube): Pick<Ctx, 'kube' | 'clusterJwks'> {
+  return { kube, clusterJwks: () => fetchJwks(kube) }
+}
+
 function validateInputs(flags: Flags): void {
+  // A malformed --secret is a usage error before any request (a token pasted there is described, never sent).
+  for (const ref of flags.secret) parseSecretRef(ref, 'default')
   const given = [flags.token !== undefined, flags.tokenFile !== undefined, flags.secret.length > 0, flags.all].filter(Boolean).length
   if (given === 0) throw new UsageError('nothing to check: give --token, --token-file, --secret or --all')
   if (flags.offline && (flags.secret.length > 0 || flags.all)) throw new UsageError('--offline cannot read Secrets: drop --offline, or pass the token with --token/--token-file')
@@ -244,6 +263,7 @@ export function contextOfSession(session: Session, flags: Flags, io: Pick<MainIO
     stdin: io.stdin,
     cwd: io.cwd,
     kube: session.kube,
+    clusterJwks: session.clusterJwks,
     scope: session.scope,
   }
 }
@@ -278,7 +298,7 @@ export const main: Main = (io) =>
         now: io.now,
         stdin: io.stdin,
         cwd: io.cwd,
-        ...(kc ? { kube: await makeKube(kc, { requestTimeoutMs: parsed.common.requestTimeoutMs }) } : {}),
+        ...(kc ? withJwks(await makeKube(kc, { requestTimeoutMs: parsed.common.requestTimeoutMs })) : {}),
         scope: kc ? namespaceScope(parsed.common, kc) : { all: false, namespace: 'default' },
       }
     },

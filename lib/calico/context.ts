@@ -85,6 +85,8 @@ export interface Ctx {
   mode: Mode
   /** Undefined offline. */
   kube?: Kube
+  /** The session's /openid/v1/jwks, read once per run (undefined offline). */
+  clusterJwks?: () => Promise<unknown>
   kubectlArgs: string[]
   exec?: ExecFn
   backup: Backup
@@ -288,4 +290,4 @@ export function validateFlags(flags: Flags): void {
 }
 
 /** What fix-calico needs from its caller: a Session (rotate-tokens) fits, and so does an offline run's subset. */
-export type CalicoBase = Pick<Session, 'output' | 'redactor' | 'now' | 'connection' | 'backup'> & { kube?: Kube }
+export type CalicoBase = Pick<Session, 'output' | 'redactor' | 'now' | 'connection' | 'backup'> & { kube?: Kube; clusterJwks?: Session['clusterJwks'] }

@@ -192,7 +192,7 @@ export function reportFields(ctx: Pick<Ctx, 'backup' | 'warnings'>, facts: Calic
   const { install, config, account } = facts
   return {
     backupDir: ctx.backup.dir,
-    calico: install ?? null,
+    calico: install ? withoutConfigText(install) : null,
     cniConfig: config ? { source: config.source, summary: config.summary, findings: config.findings, change: facts.configChange ?? null } : null,
     serviceAccount: install
       ? { namespace: install.namespace, name: install.cniServiceAccount, secrets: (account?.assessments ?? []).map((a) => ({ ...a, ...(facts.outcomes.get(a.key) ? { outcome: facts.outcomes.get(a.key) } : {}) })) }
@@ -203,6 +203,16 @@ export function reportFields(ctx: Pick<Ctx, 'backup' | 'warnings'>, facts: Calic
     probes: facts.probes,
     warnings: ctx.warnings.lines,
   }
+}
+
+/**
+ * The install as the report shows it: the CNI config template's text may
+ * hold a literal token (the very problem this runbook fixes), so it is left
+ * out; its findings and source say what was in it.
+ */
+function withoutConfigText(install: NonNullable<CalicoFacts['install']>): Omit<typeof install, 'cniConfig'> & { cniConfig: Omit<typeof install.cniConfig, 'text'> } {
+  const { text: _text, ...cniConfig } = install.cniConfig
+  return { ...install, cniConfig }
 }
 
 /** After node files were rewritten: what the ConfigMap will do to them at the next calico-node start. */

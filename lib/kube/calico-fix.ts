@@ -328,7 +328,7 @@ export function contextOf(base: CalicoBase, flags: Flags, opts: { mode: Mode; gi
     backup: base.backup,
     nodeLocal: flags.cniConfDir !== undefined,
     warnings: warningsOn(base.output),
-    ...(base.kube ? { kube: base.kube, exec: kubeExec(base.kube) } : {}),
+    ...(base.kube ? { kube: base.kube, exec: kubeExec(base.kube), clusterJwks: base.clusterJwks ?? (() => fetchJwks(base.kube!)) } : {}),
     ...(opts.givenToken ? { givenToken: opts.givenToken } : {}),
   }
 }
@@ -353,7 +353,8 @@ export async function detectInstall(ctx: Ctx): Promise<Check<DetectPlan>> {
 export async function loadKeys(ctx: Ctx, detected: DetectPlan, load: (keyFiles: readonly string[], clusterJwks: (() => Promise<unknown>) | undefined) => Promise<KeySet | undefined>): Promise<Check<KeysPlan>> {
   if (noCalico(ctx, detected)) return { needed: false, summary: NO_CALICO, plan: { keys: [] } }
   const kube = ctx.kube
-  const set = await load(ctx.flags.keyFile, kube && (() => withApiErrors(kube.kc, () => fetchJwks(kube))))
+  const jwks = ctx.clusterJwks
+  const set = await load(ctx.flags.keyFile, kube && jwks && (() => withApiErrors(kube.kc, jwks)))
   if (!set) return { needed: false, summary: "no keys: offline without --key-file, so signatures cannot be checked (pass the cluster's sa.pub or a saved /openid/v1/jwks)", plan: { keys: [] } }
   return { needed: false, summary: describeKeys(set), details: { kids: set.keys.map((key) => key.kid) }, plan: { keys: set.keys, source: set.source } }
 }
