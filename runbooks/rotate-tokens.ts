@@ -14,7 +14,7 @@ import { openSession, type Session } from '../lib/cli/session.ts'
 import { backupDirsOfRepair, defaultBackupRoot, readBackup, timestampDirName } from '../lib/backup.ts'
 import { KUBELET_MAX_TOKEN_AGE_MS } from '../lib/workloads/proof.ts'
 import { UsageError } from '../lib/errors.ts'
-import { resolveMode, within, type Runbook, type RunReport, type Step } from '../lib/engine/index.ts'
+import { resolveMode, within, type AnyStep, type Findings, type Runbook, type RunReport, type Step } from '../lib/engine/index.ts'
 import { whoAmI, missingPermissions } from '../lib/kube/access.ts'
 import { withApiErrors as api } from '../lib/kube/errors.ts'
 import { fetchJwks, reviewToken } from '../lib/kube/token-checks.ts'
@@ -121,29 +121,33 @@ const preflight: Step<Ctx> = {
   },
 }
 
-const proof: Step<Ctx> = {
+/** The final proof's plan: the pods' proof (the last look at them; repairBackups reads its Secrets). */
+type Proof = { pods: restart.PodsProof }
+
+const proof: Step<Ctx, Proof> = {
   id: 'verify',
   title: 'Verify: every token Secret and every pod in scope, and nothing is left for a person',
   description:
     "Runs verify-token's checks over every token Secret in scope (signature by a current key, TokenReview, the bearer check), and looks at every pod in scope from scratch: none may have started before its Secret's regeneration, be stuck on a missing Secret, or hold a projected token bound before the key change. The run succeeds only if nothing is left.",
   readOnly: true,
-  kubectl: (ctx) => [`kubectl verify-token --all ${[...ctx.connection, ...ctx.scopeArgs].join(' ')}`.trim(), ...restart.runbook.steps.find((s) => s.id === 'verify-dependents')!.kubectl(ctx.restart)],
-  check: async (ctx) => {
+  kubectl: (ctx) => [`kubectl verify-token --all ${[...ctx.connection, ...ctx.scopeArgs].join(' ')}`.trim(), ...restart.steps.verifyDependents.kubectl(ctx.restart, undefined)],
+  check: async (ctx, found) => {
     if (ctx.dryRun) {
       // What the plan cannot fix by itself: projected tokens bound before the key change, unless --bound-before restarts them.
-      const predicted = await restart.provePods(ctx.restart)
-      const left = predicted.left.filter((l) => l.source === 'projected')
+      const predicted = await restart.provePods(ctx.restart, found)
+      const left = predicted.proof.left.filter((l) => l.source === 'projected')
       return {
         needed: false,
         summary: `after the changes: every token Secret and every pod in scope must be proven${left.length ? `; ${left.length} pod(s) with a projected token bound before the key change would be left for a person (${left.map((l) => `${l.pod.namespace}/${l.pod.name}`).join(', ')}): pass --bound-before <time of the key change> to restart them` : ''}`,
+        plan: { pods: predicted },
       }
     }
     const results = await verify.inspectAll(ctx.verify)
     const bad = results.filter((r) => r.status !== TokenStatus.valid)
     ctx.verification = { tokens: results.length, valid: results.length - bad.length, notValid: bad.map((r) => ({ source: r.source, status: r.status, reason: r.reason })) }
-    const pods = await restart.provePods(ctx.restart)
-    ctx.podsLeft = pods.lines
-    return { needed: false, summary: `${results.length - bad.length}/${results.length} token Secret(s) valid; pods: ${pods.summary}`, details: { pods: pods.left } }
+    const pods = await restart.provePods(ctx.restart, found)
+    ctx.podsLeft = pods.proof.lines
+    return { needed: false, summary: `${results.length - bad.length}/${results.length} token Secret(s) valid; pods: ${pods.proof.summary}`, plan: { pods }, details: { pods: pods.proof.left } }
   },
   verify: async (ctx, check) => {
     if (ctx.dryRun) return { ok: true, summary: check.summary }
@@ -167,26 +171,23 @@ async function keysOf(ctx: Ctx): Promise<VerificationKey[]> {
   return set!.keys
 }
 
+function regenerateSteps(): AnyStep<Ctx>[] {
+  return within(regenerate.runbook.steps, (ctx: Ctx) => ctx.regenerate)
+}
+
 /**
  * rotate-tokens knows the signing key changed; in a dry run nothing is
  * regenerated yet, so the Secrets about to be regenerated are handed to
  * restart-dependent-pods as an explicit input (its flags stay as given), and
- * the plan lists the restarts their regeneration will cause.
+ * the plan lists the restarts their regeneration will cause. Asked by
+ * restart's steps, after find-stale-tokens was checked.
  */
-function regenerateSteps(): Step<Ctx>[] {
-  return within(regenerate.runbook.steps, (ctx: Ctx) => ctx.regenerate).map((step) =>
-    step.id !== 'find-stale-tokens'
-      ? step
-      : {
-          ...step,
-          check: async (ctx) => {
-            const found = await step.check(ctx)
-            ctx.restart.staleFound = ctx.regenerate.assessments.some((a) => a.verdict === Verdict.stale)
-            ctx.restart.pending = ctx.dryRun ? [...ctx.regenerate.targets] : []
-            return found
-          },
-        },
-  )
+function restartUpstream(regenerated: regenerate.Ctx, dryRun: boolean): restart.Ctx['upstream'] {
+  // TODO(lead, regenerate-tokens' typed plans): read find-stale-tokens' plan from `found` instead of its context.
+  return (_found) => ({
+    staleFound: regenerated.assessments.some((a) => a.verdict === Verdict.stale),
+    pending: dryRun ? [...regenerated.targets] : [],
+  })
 }
 
 /**
@@ -194,16 +195,16 @@ function regenerateSteps(): Step<Ctx>[] {
  * stop the rotation: Calico and the proof still run, and the final proof,
  * which looks at every pod again, lists it for a person (the run exits 1).
  */
-function restartSteps(): Step<Ctx>[] {
+function restartSteps(): AnyStep<Ctx>[] {
   return within(restart.runbook.steps, (ctx: Ctx) => ctx.restart).map((step) =>
-    step.id !== 'verify-dependents' || !step.verify
+    step.id !== restart.steps.verifyDependents.id || !step.verify
       ? step
       : {
           ...step,
-          verify: async (ctx, check) => {
-            const verified = await step.verify!(ctx, check)
+          verify: async (ctx, pods: restart.DependentsProof, result) => {
+            const verified = await step.verify!(ctx, pods, result)
             if (verified.ok) return verified
-            return { ok: true, summary: `left for the final proof (listed at the end): ${ctx.restart.proof?.summary ?? verified.summary}` }
+            return { ok: true, summary: `left for the final proof (listed at the end): ${pods?.proof.summary ?? verified.summary}` }
           },
         },
   )
@@ -292,6 +293,7 @@ function contextOf(session: Session, parsed: ParsedCli<NonNullable<(typeof cli)[
   const shared = { backupDir: session.backup.dir, timeout: flags.timeout, keyFile: flags.keyFile }
   const mode = resolveMode({ dryRun: common.dryRun, yes: common.yes, stdinIsTTY: io.stdin.isTTY === true })
   const reportDir = flags.reportDir ?? join(defaultBackupRoot(session.env), '..', 'reports')
+  const regenerated = regenerate.contextOf(session, { ...flagDefaults(regenerate.cli), ...shared, strategy: flags.strategy })
   return {
     ...session,
     flags,
@@ -300,17 +302,18 @@ function contextOf(session: Session, parsed: ParsedCli<NonNullable<(typeof cli)[
     reportFile: join(reportDir, `rotate-tokens-${timestampDirName(session.now())}.json`),
     startedAt: session.now().toISOString(),
     preflight: {},
-    regenerate: regenerate.contextOf(session, { ...flagDefaults(regenerate.cli), ...shared, strategy: flags.strategy }),
-    restart: {
-      ...restart.contextOf(session, {
+    regenerate: regenerated,
+    restart: restart.contextOf(
+      session,
+      {
         ...flagDefaults(restart.cli),
         backupDir: shared.backupDir,
         timeout: shared.timeout,
         recreateBarePods: flags.recreateBarePods,
         ...(flags.boundBefore !== undefined ? { boundBefore: flags.boundBefore } : {}),
-      }),
-      keyChanged: true,
-    },
+      },
+      { keyChanged: true, upstream: restartUpstream(regenerated, session.dryRun) },
+    ),
     calico: calico.contextOf(session, { ...flagDefaults(calico.cli), ...shared }, { mode }),
     verify: verify.contextOfSession(session, { ...flagDefaults(verify.cli), all: true, keyFile: flags.keyFile }, io),
     needsPerson: [],
@@ -345,10 +348,10 @@ function rotationReport(ctx: Ctx, run: RunReport | undefined): RotationReport {
  * object versions (an interrupted run's). --restore reads, never writes: its
  * directory is the one given.
  */
-async function repairBackups(ctx: Ctx): Promise<string[]> {
+async function repairBackups(ctx: Ctx, found: Findings): Promise<string[]> {
   if (ctx.flags.restore !== undefined) return []
   const now = ctx.now().getTime()
-  const secrets = ctx.restart.provenSecrets ?? []
+  const secrets = lastProof(found)?.secrets ?? []
   const recent = secrets.filter((s) => s.backupDir && s.regeneratedAt && now - Date.parse(s.regeneratedAt) <= KUBELET_MAX_TOKEN_AGE_MS)
   const stamps = secrets.map((s) => s.regeneratedAt).filter((t): t is string => t !== undefined && now - Date.parse(t) <= KUBELET_MAX_TOKEN_AGE_MS).sort()
   // Secrets are backed up shortly before they are stamped: allow for the backup step and the refill wait.
@@ -361,9 +364,15 @@ async function repairBackups(ctx: Ctx): Promise<string[]> {
   })
 }
 
+/** The pods' last proof of this run: the final one, else restart's own (verify-dependents). */
+function lastProof(found: Findings): restart.PodsProof | undefined {
+  if (found.has(proof)) return found.plan(proof).pods
+  return found.has(restart.steps.verifyDependents) ? found.plan(restart.steps.verifyDependents) : undefined
+}
+
 /** After the run, whatever its outcome: the report on disk (owner-only), and its path. */
-async function writeReport(ctx: Ctx, run: RunReport | undefined): Promise<string> {
-  ctx.backupDirs = await repairBackups(ctx)
+async function writeReport(ctx: Ctx, run: RunReport | undefined, found: Findings): Promise<string> {
+  ctx.backupDirs = await repairBackups(ctx, found)
   await mkdir(ctx.reportDir, { recursive: true, mode: 0o700 })
   const file = ctx.reportFile
   const report = rotationReport(ctx, run)
@@ -385,7 +394,7 @@ export const main: Main = (io) =>
       const session = await openSession(args, { runbook: cli.name, defaultScope: 'all' })
       return contextOf(session, args.cli, io)
     },
-    afterRun: (run, ctx) => writeReport(ctx, run),
+    afterRun: (run, ctx, found) => writeReport(ctx, run, found),
     extendReport: (report, ctx) => ({ rotation: rotationReport(ctx, report) }),
     renderText: (report, ctx) => renderRotationSummary(rotationReport(ctx, report), report),
   })

@@ -6,9 +6,9 @@ import { Redactor } from '../redact.ts'
 import type { ExitCode } from '../errors.ts'
 import { resolveMode } from '../engine/mode.ts'
 import { createTerminalConfirm, type Confirm } from '../engine/prompt.ts'
-import { runRunbook } from '../engine/run.ts'
+import { RunFindings, runRunbook } from '../engine/run.ts'
 import { renderReport, summarize } from '../engine/summary.ts'
-import { Modes, type RunReport, type Runbook } from '../engine/types.ts'
+import { Modes, type Findings, type RunReport, type Runbook } from '../engine/types.ts'
 import { parseCli, type CliSpec, type FlagSpec, type ParsedCli } from './flags.ts'
 import { helpText } from './help.ts'
 import { VERSION } from './version.ts'
@@ -31,16 +31,17 @@ export interface RunbookMainOptions<C, F extends readonly FlagSpec[], R extends 
    * After the engine, whatever the outcome (also a failure or a refusal):
    * writes what must outlive the run (rotate-tokens' report file). Returns a
    * line for stderr. Never called from inside a step: checks stay read-only.
+   * `found`: the plans and results of the steps that ran.
    */
-  afterRun?: (report: RunReport | undefined, ctx: C) => Promise<string | undefined>
+  afterRun?: (report: RunReport | undefined, ctx: C, found: Findings) => Promise<string | undefined>
   /** Seam: this run's redactor (default `new Redactor({ showTokens: cli.common.showToken })`). */
   redactor?: (cli: ParsedCli<F>) => R
   /** Builds the runbook's context (clients, options) once flags are known. */
   context: (args: ContextArgs<F, R>) => Promise<C> | C
   /** Extra top-level fields for the report (they appear in --output json). */
-  extendReport?: (report: RunReport, ctx: C) => Record<string, unknown>
+  extendReport?: (report: RunReport, ctx: C, found: Findings) => Record<string, unknown>
   /** Text output only: the runbook's own findings, printed on stdout before the step report. */
-  renderText?: (report: RunReport, ctx: C) => string
+  renderText?: (report: RunReport, ctx: C, found: Findings) => string
   /** Seam: the interactive prompt (default: ask on io.stdin, write to io.stderr). */
   confirm?: Confirm
 }
@@ -70,6 +71,7 @@ export async function runbookMain<C, const F extends readonly FlagSpec[], R exte
   const runbook = opts.pick ? opts.pick(parsed) : opts.runbook
   const interrupt = onInterrupt(io, output)
   let report: RunReport | undefined
+  const found = new RunFindings()
   try {
     report = await runRunbook(runbook, ctx, {
       mode,
@@ -77,19 +79,20 @@ export async function runbookMain<C, const F extends readonly FlagSpec[], R exte
       now: io.now,
       debug: isDebug(io.env),
       signal: interrupt.signal,
+      findings: found,
       ...(confirm ? { confirm } : {}),
     })
   } finally {
     interrupt.dispose()
-    const line = await opts.afterRun?.(report, ctx)
+    const line = await opts.afterRun?.(report, ctx, found)
     if (line) output.info(line)
   }
   if (output.format === 'json') {
     // The engine's fields win over a runbook's extras of the same name.
-    output.result({ ...opts.extendReport?.(report, ctx), ...report })
+    output.result({ ...opts.extendReport?.(report, ctx, found), ...report })
     output.info(summarize(report))
   } else {
-    output.result(report, (r) => [opts.renderText?.(r, ctx), renderReport(r)].filter(Boolean).join('\n\n'))
+    output.result(report, (r) => [opts.renderText?.(r, ctx, found), renderReport(r)].filter(Boolean).join('\n\n'))
   }
   return report.exitCode
 }
