@@ -14,7 +14,7 @@
 // lib/workloads (the judgement), their words in lib/report/restart.ts.
 import { REGENERATED_AT_ANNOTATION } from '../lib/annotations.ts'
 import { openSession } from '../lib/cli/session.ts'
-import { defineCli, runbookMain, runMain, type ParsedCli, type Main } from '../lib/cli/index.ts'
+import { defineCli, runbookMain, runMain, type Main } from '../lib/cli/index.ts'
 import type { Findings, Runbook, Step } from '../lib/engine/index.ts'
 import { describeDiscovery, discoveryDetails, renderRestartText, restartReportFields, type RestartRun } from '../lib/report/restart.ts'
 import { discoveryCommands, ownerCommands, podsCommand, restartCommands } from '../lib/restart/commands.ts'
@@ -23,7 +23,7 @@ import { discover, type Discovery } from '../lib/restart/discover.ts'
 import { restartAll, type Restarted } from '../lib/restart/execute.ts'
 import { readLogFlag } from '../lib/restart/kubelet-log.ts'
 import { planFor } from '../lib/restart/plan.ts'
-import { provePods as provePodsNow, replacedPodsGone, type PodsProof } from '../lib/restart/prove.ts'
+import { provePodsAfter, replacedPodsGone, type PodsProof } from '../lib/restart/prove.ts'
 import type { RestartPlan } from '../lib/workloads/restart-plan.ts'
 import { actionable } from '../lib/workloads/restart-results.ts'
 import { ownerLabel } from '../lib/workloads/owners.ts'
@@ -85,8 +85,6 @@ export const cli = defineCli({
     { command: 'restart-dependent-pods -A --kubelet-log /var/log/kubelet.log --dry-run', description: 'the same from a log file, on a machine without journald' },
   ],
 })
-
-export type Flags = ParsedCli<NonNullable<(typeof cli)['flags']>>['flags']
 
 /** What the steps before this runbook's found (rotate-tokens: regenerate-tokens'), or nothing when run alone. */
 const upstreamOf = (ctx: Readonly<Ctx>, found: Findings) => ctx.upstream?.(found) ?? NO_UPSTREAM
@@ -173,7 +171,7 @@ export const runbook: Runbook<Ctx> = {
  * proof): the pods this run's restarts created are known to hold the new token.
  */
 export function provePods(ctx: Readonly<Ctx>, found: Findings): Promise<PodsProof> {
-  return provePodsNow(ctx, upstreamOf(ctx, found), found.result(restartWorkloads)?.results ?? [])
+  return provePodsAfter(ctx, upstreamOf(ctx, found), found.result(restartWorkloads)?.results ?? [])
 }
 
 /** What this run's steps found and did, for the text result and the JSON report. */

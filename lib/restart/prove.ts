@@ -28,7 +28,7 @@ export interface PodsProof {
  * change), the latter are named in the summary but do not fail it.
  * `results` are this run's restarts (none before they ran).
  */
-export async function provePods(ctx: Readonly<Ctx>, upstream: Upstream, results: readonly RestartResult[]): Promise<PodsProof> {
+export async function provePodsAfter(ctx: Readonly<Ctx>, upstream: Upstream, results: readonly RestartResult[]): Promise<PodsProof> {
   const created = new Set(results.flatMap((r) => r.replacements.map((p) => p.uid)))
   const found = freshReplacementsAside(await discover(ctx, upstream), created)
   const remaining = await planFor(ctx, found)
