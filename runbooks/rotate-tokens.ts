@@ -171,6 +171,7 @@ async function keysOf(ctx: Ctx): Promise<VerificationKey[]> {
   return set!.keys
 }
 
+/** regenerate-tokens' steps, each on its own context (restart reads what they found through restartUpstream). */
 function regenerateSteps(): AnyStep<Ctx>[] {
   return within(regenerate.runbook.steps, (ctx: Ctx) => ctx.regenerate)
 }
