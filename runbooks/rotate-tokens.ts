@@ -17,7 +17,7 @@ import { UsageError } from '../lib/errors.ts'
 import { resolveMode, within, type AnyStep, type Findings, type Runbook, type RunReport, type Step } from '../lib/engine/index.ts'
 import { whoAmI, missingPermissions } from '../lib/kube/access.ts'
 import { withApiErrors as api } from '../lib/kube/errors.ts'
-import { fetchJwks, reviewToken } from '../lib/kube/token-checks.ts'
+import { reviewToken } from '../lib/kube/token-checks.ts'
 import { describePermission, rbacRulesFor, requiredPermissions, type Permission } from '../lib/preflight/permissions.ts'
 import { renderRotationSummary, type RotationReport } from '../lib/report/rotation.ts'
 import { applyRestore, planRestore, restoreFailures, type RestoreItem } from '../lib/restore.ts'
@@ -25,6 +25,7 @@ import { tokenOf } from '../lib/secrets.ts'
 import type { VerificationKey } from '../lib/token/keys.ts'
 import { TokenStatus } from '../lib/token/status.ts'
 import { Verdict } from '../lib/regenerate/select.ts'
+import { NO_UPSTREAM } from '../lib/restart/context.ts'
 import * as calico from './fix-calico.ts'
 import * as regenerate from './regenerate-tokens.ts'
 import * as restart from './restart-dependent-pods.ts'
@@ -98,6 +99,8 @@ interface Proof {
   inventoried: number
   /** Dry run: what the proof will demand once the changes are made (no verification yet). */
   predicted?: string
+  /** The pods' proof (its Secrets name this repair's backups); undefined in a dry run. */
+  pods?: restart.PodsProof
 }
 
 const preflight: Step<Ctx, Preflight> = {
@@ -137,25 +140,25 @@ const proof: Step<Ctx, Proof> = {
   description:
     "Runs verify-token's checks over every token Secret in scope (signature by a current key, TokenReview, the bearer check), and looks at every pod in scope from scratch: none may have started before its Secret's regeneration, be stuck on a missing Secret, or hold a projected token bound before the key change. The run succeeds only if nothing is left.",
   readOnly: true,
-  kubectl: (ctx) => [`kubectl verify-token --all ${[...ctx.connection, ...ctx.scopeArgs].join(' ')}`.trim(), ...restart.runbook.steps.find((s) => s.id === 'verify-dependents')!.kubectl(ctx.restart, undefined)],
+  kubectl: (ctx) => [`kubectl verify-token --all ${[...ctx.connection, ...ctx.scopeArgs].join(' ')}`.trim(), ...restart.steps.verifyDependents.kubectl(ctx.restart, undefined)],
   check: async (ctx, found) => {
     const inventoried = found.has(regenerate.steps.findStaleTokens) ? found.plan(regenerate.steps.findStaleTokens).assessments.length : 0
     if (ctx.dryRun) {
       // What the plan cannot fix by itself: projected tokens bound before the key change, unless --bound-before restarts them.
-      const predicted = await restart.provePods(ctx.restart)
-      const left = predicted.left.filter((l) => l.source === 'projected')
+      const predicted = await restart.provePods(ctx.restart, found)
+      const left = predicted.proof.left.filter((l) => l.source === 'projected')
       const expected = `after the changes: every token Secret and every pod in scope must be proven${left.length ? `; ${left.length} pod(s) with a projected token bound before the key change would be left for a person (${left.map((l) => `${l.pod.namespace}/${l.pod.name}`).join(', ')}): pass --bound-before <time of the key change> to restart them` : ''}`
       return { needed: false, summary: expected, plan: { podsLeft: [], inventoried, predicted: expected } }
     }
     const results = await verify.inspectAll(ctx.verify)
     const bad = results.filter((r) => r.status !== TokenStatus.valid)
     const verification = { tokens: results.length, valid: results.length - bad.length, notValid: bad.map((r) => ({ source: r.source, status: r.status, reason: r.reason })) }
-    const pods = await restart.provePods(ctx.restart)
+    const pods = await restart.provePods(ctx.restart, found)
     return {
       needed: false,
-      summary: `${verification.valid}/${results.length} token Secret(s) valid; pods: ${pods.summary}`,
-      plan: { verification, podsLeft: pods.lines, inventoried },
-      details: { pods: pods.left },
+      summary: `${verification.valid}/${results.length} token Secret(s) valid; pods: ${pods.proof.summary}`,
+      plan: { verification, podsLeft: pods.proof.lines, inventoried, pods },
+      details: { pods: pods.proof.left },
     }
   },
   verify: async (_ctx, { verification: v, podsLeft, inventoried, predicted }) => {
@@ -177,26 +180,24 @@ async function keysOf(ctx: Readonly<Ctx>): Promise<VerificationKey[]> {
   return set!.keys
 }
 
+/** regenerate-tokens' steps, each on its own context (restart reads what they found through restartUpstream). */
+function regenerateSteps(): AnyStep<Ctx>[] {
+  return within(regenerate.runbook.steps, (ctx: Ctx) => ctx.regenerate)
+}
+
 /**
  * rotate-tokens knows the signing key changed; in a dry run nothing is
  * regenerated yet, so the Secrets about to be regenerated are handed to
  * restart-dependent-pods as an explicit input (its flags stay as given), and
- * the plan lists the restarts their regeneration will cause.
+ * the plan lists the restarts their regeneration will cause. Asked by
+ * restart's steps, after find-stale-tokens was checked.
  */
-function regenerateSteps(): Step<Ctx>[] {
-  return within(regenerate.runbook.steps, (ctx: Ctx) => ctx.regenerate).map((step) =>
-    step.id !== 'find-stale-tokens'
-      ? step
-      : {
-          ...step,
-          check: async (ctx) => {
-            const found = await step.check(ctx)
-            ctx.restart.staleFound = ctx.regenerate.assessments.some((a) => a.verdict === Verdict.stale)
-            ctx.restart.pending = ctx.dryRun ? [...ctx.regenerate.targets] : []
-            return found
-          },
-        },
-  )
+function restartUpstream(dryRun: boolean): restart.Ctx['upstream'] {
+  return (found) => {
+    if (!found.has(regenerate.steps.findStaleTokens)) return NO_UPSTREAM
+    const { assessments, targets } = found.plan(regenerate.steps.findStaleTokens)
+    return { staleFound: assessments.some((a) => a.verdict === Verdict.stale), pending: dryRun ? [...targets] : [] }
+  }
 }
 
 /**
@@ -204,16 +205,16 @@ function regenerateSteps(): Step<Ctx>[] {
  * stop the rotation: Calico and the proof still run, and the final proof,
  * which looks at every pod again, lists it for a person (the run exits 1).
  */
-function restartSteps(): Step<Ctx>[] {
+function restartSteps(): AnyStep<Ctx>[] {
   return within(restart.runbook.steps, (ctx: Ctx) => ctx.restart).map((step) =>
-    step.id !== 'verify-dependents' || !step.verify
+    step.id !== restart.steps.verifyDependents.id || !step.verify
       ? step
       : {
           ...step,
-          verify: async (ctx, check) => {
-            const verified = await step.verify!(ctx, check)
+          verify: async (ctx, pods: restart.DependentsProof, result) => {
+            const verified = await step.verify!(ctx, pods, result)
             if (verified.ok) return verified
-            return { ok: true, summary: `left for the final proof (listed at the end): ${ctx.restart.proof?.summary ?? verified.summary}` }
+            return { ok: true, summary: `left for the final proof (listed at the end): ${pods?.proof.summary ?? verified.summary}` }
           },
         },
   )
@@ -318,16 +319,17 @@ function contextOf(session: Session, parsed: ParsedCli<NonNullable<(typeof cli)[
     reportFile: join(reportDir, `rotate-tokens-${timestampDirName(session.now())}.json`),
     startedAt: session.now().toISOString(),
     regenerate: regenerate.contextOf(session, { ...flagDefaults(regenerate.cli), ...shared, strategy: flags.strategy }),
-    restart: {
-      ...restart.contextOf(session, {
+    restart: restart.contextOf(
+      session,
+      {
         ...flagDefaults(restart.cli),
         backupDir: shared.backupDir,
         timeout: shared.timeout,
         recreateBarePods: flags.recreateBarePods,
         ...(flags.boundBefore !== undefined ? { boundBefore: flags.boundBefore } : {}),
-      }),
-      keyChanged: true,
-    },
+      },
+      { keyChanged: true, upstream: restartUpstream(session.dryRun) },
+    ),
     calico: calico.contextOf(session, { ...flagDefaults(calico.cli), ...shared }, { mode }),
     verify: verify.contextOfSession(session, { ...flagDefaults(verify.cli), all: true, keyFile: flags.keyFile }, io),
   }
@@ -362,7 +364,7 @@ function rotationReport(ctx: Ctx, run: RunReport | undefined, found: Findings, b
 async function repairBackups(ctx: Ctx, found: Findings): Promise<string[]> {
   if (ctx.flags.restore !== undefined) return []
   const now = ctx.now().getTime()
-  const secrets = ctx.restart.provenSecrets ?? []
+  const secrets = lastProof(found)?.secrets ?? []
   const recent = secrets.filter((s) => s.backupDir && s.regeneratedAt && now - Date.parse(s.regeneratedAt) <= KUBELET_MAX_TOKEN_AGE_MS)
   const stamps = secrets.map((s) => s.regeneratedAt).filter((t): t is string => t !== undefined && now - Date.parse(t) <= KUBELET_MAX_TOKEN_AGE_MS).sort()
   // Secrets are backed up shortly before they are stamped: allow for the backup step and the refill wait.
@@ -378,6 +380,12 @@ async function repairBackups(ctx: Ctx, found: Findings): Promise<string[]> {
 /** Where fix-calico's steps found Calico in this run (they act there), if they ran. */
 function calicoNamespace(found: Findings): string | undefined {
   return found.has(calico.steps.detectCalico) ? found.plan(calico.steps.detectCalico).install?.namespace : undefined
+}
+
+/** The pods' last proof of this run: the final one, else restart's own (verify-dependents). */
+function lastProof(found: Findings): restart.PodsProof | undefined {
+  const final = found.has(proof) ? found.plan(proof).pods : undefined
+  return final ?? (found.has(restart.steps.verifyDependents) ? found.plan(restart.steps.verifyDependents) : undefined)
 }
 
 /** After the run, whatever its outcome: the report on disk (owner-only), and its path. */

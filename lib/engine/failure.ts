@@ -3,6 +3,20 @@
 import { DomainError, UsageError } from '../errors.ts'
 import type { StepError } from './types.ts'
 
+/**
+ * An apply that failed part-way but learnt what it did before (which
+ * restarts were done when one failed): the step fails with this message, and
+ * the engine still records `result` as the step's result, so the report and
+ * later steps see what was done.
+ */
+export class PartlyApplied<R> extends DomainError {
+  readonly result: R
+  constructor(message: string, result: R, options?: ErrorOptions) {
+    super(message, options)
+    this.result = result
+  }
+}
+
 export function errorKind(err: unknown): StepError['kind'] {
   if (err instanceof UsageError) return 'usage'
   if (err instanceof DomainError) return 'domain'

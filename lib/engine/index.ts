@@ -28,5 +28,5 @@ export {
   type WaitState,
 } from '../wait.ts'
 export { shellQuote, kubectlCommand, connectionArgs } from './kubectl.ts'
-export { errorKind, messageOf, causeMessages, toStepError } from './failure.ts'
+export { errorKind, messageOf, causeMessages, toStepError, PartlyApplied } from './failure.ts'
 export { within } from './compose.ts'

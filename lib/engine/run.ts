@@ -4,7 +4,7 @@
 // (stderr) and returns a RunReport; printing the result is the caller's job.
 import { DomainError, ExitCode, UsageError } from '../errors.ts'
 import type { Output } from '../output.ts'
-import { toStepError } from './failure.ts'
+import { PartlyApplied, toStepError } from './failure.ts'
 import type { Confirm } from './prompt.ts'
 import { outcomeLabel } from './summary.ts'
 import {
@@ -244,6 +244,7 @@ export async function runRunbook<C>(runbook: Runbook<C>, ctx: C, opts: RunOption
       }
       finish(Outcomes.applied, verified ? `${summary}; verified: ${verified.summary}` : summary)
     } catch (err) {
+      if (err instanceof PartlyApplied) found.recordResult(step.id, err.result)
       fatal = err
       stopped = 'failed'
       report.error = toStepError(err)

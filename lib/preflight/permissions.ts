@@ -82,7 +82,7 @@ export const PERMISSIONS: readonly Row[] = [
 
   // The run's namespaces: token Secrets
   { verb: 'list', group: core, resource: 'secrets', where: scope, usedBy: 'lib/kube/token-secrets.ts', why: 'find the token Secrets' },
-  { verb: 'get', group: core, resource: 'secrets', where: scope, usedBy: 'lib/kube/token-secrets.ts, lib/restore.ts, runbooks/restart-dependent-pods.ts', why: 'read a Secret named with --secret or in the kubelet log (--kubelet-log), or before restoring it' },
+  { verb: 'get', group: core, resource: 'secrets', where: scope, usedBy: 'lib/kube/token-secrets.ts, lib/restore.ts, lib/restart/discover.ts', why: 'read a Secret named with --secret or in the kubelet log (--kubelet-log), or before restoring it' },
   { verb: 'watch', group: core, resource: 'secrets', where: scope, usedBy: 'lib/kube/wait-secrets.ts', why: 'wait for the tokens controller to refill them' },
   { verb: 'patch', group: core, resource: 'secrets', where: scope, usedBy: 'lib/regenerate/apply.ts, lib/restore.ts', why: 'blank stale tokens (and put a backed-up token back with --restore)' },
   { verb: 'delete', group: core, resource: 'secrets', where: scope, when: Feature.recreateSecrets, usedBy: 'lib/regenerate/apply.ts', why: 'recreate Secrets (--strategy recreate)' },
@@ -91,7 +91,7 @@ export const PERMISSIONS: readonly Row[] = [
 
   // The run's namespaces: pods and what owns them
   { verb: 'list', group: core, resource: 'pods', where: scope, usedBy: 'lib/kube/workloads.ts', why: 'find the pods that hold old tokens' },
-  { verb: 'get', group: core, resource: 'pods', where: scope, usedBy: 'lib/kube/workloads.ts, runbooks/restart-dependent-pods.ts', why: 'follow a pod through eviction or re-creation' },
+  { verb: 'get', group: core, resource: 'pods', where: scope, usedBy: 'lib/kube/workloads.ts, lib/restart/execute.ts', why: 'follow a pod through eviction or re-creation' },
   { verb: 'delete', group: core, resource: 'pods', where: scope, when: Feature.recreateBarePods, usedBy: 'lib/kube/workloads.ts', why: 're-create bare pods (--recreate-bare-pods)' },
   { verb: 'create', group: core, resource: 'pods', where: scope, when: Feature.recreateBarePods, usedBy: 'lib/kube/workloads.ts', why: 're-create bare pods (--recreate-bare-pods)' },
   { verb: 'create', group: core, resource: 'pods', subresource: 'eviction', where: scope, usedBy: 'lib/kube/workloads.ts', why: 'evict pods without a restartable owner' },

@@ -135,7 +135,8 @@ export interface PodProof {
   readonly projected: number
 }
 
-function plural(n: number, one: string): string {
+/** `1 pod`, `3 pods`. */
+export function plural(n: number, one: string): string {
   return `${n} ${n === 1 ? one : `${one}s`}`
 }
 

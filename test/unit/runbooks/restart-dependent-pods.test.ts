@@ -1,66 +1,12 @@
 // restart-dependent-pods without a cluster: its flag handling (the real
 // script as a subprocess: usage errors exit 2 before any cluster is needed)
-// and the words of its summary.
+// and its --help. The parts are tested where they live (test/unit/restart,
+// test/unit/workloads/restart-results.test.ts).
 import { dirname } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { UsageError } from '../../../lib/errors.ts'
-import { parseBoundBefore, podNamespaces, summarizeResults, type RestartResult } from '../../../runbooks/restart-dependent-pods.ts'
 import { runRunbook } from '../../e2e/support/cli.ts'
 
 const noCluster = { env: { KUBECONFIG: '/nonexistent/kubeconfig', HOME: '/nonexistent' } }
-const NOW = new Date('2026-01-01T12:00:00Z')
-
-describe('parseBoundBefore', () => {
-  it.each([
-    [undefined, undefined],
-    ['now', NOW],
-    ['NOW', NOW],
-    ['2025-12-31T23:00:00Z', new Date('2025-12-31T23:00:00Z')],
-    ['2026-01-01T13:00:00+01:00', NOW],
-  ])('%s → %s', (text, date) => {
-    expect(parseBoundBefore(text, NOW)).toEqual(date)
-  })
-
-  it.each(['yesterday', '2026-01-01', '1767268800'])('refuses %s with the expected form', (text) => {
-    expect(() => parseBoundBefore(text, NOW)).toThrow(UsageError)
-    expect(() => parseBoundBefore(text, NOW)).toThrow(/not an RFC 3339 time: write it like 2026-06-01T12:00:00Z, or now/)
-  })
-})
-
-describe('podNamespaces', () => {
-  it.each([
-    ['-A: everywhere', { all: true } as const, [], false, { all: true }],
-    ['the namespace in scope', { all: false, namespace: 'team-a' } as const, [], false, { all: false, namespaces: ['team-a'] }],
-    ["--secret without -n: the Secrets' namespaces only", { all: false, namespace: 'default' } as const, ['kube-system/a', 'kube-system/b', 'calico-system/c'], false, { all: false, namespaces: ['kube-system', 'calico-system'] }],
-    ['--secret with -n: both', { all: false, namespace: 'team-a' } as const, ['kube-system/a'], true, { all: false, namespaces: ['team-a', 'kube-system'] }],
-    ['a bare --secret name: the namespace in scope', { all: false, namespace: 'team-a' } as const, ['a'], false, { all: false, namespaces: ['team-a'] }],
-  ])('%s', (_what, scope, secrets, namespaceGiven, expected) => {
-    expect(podNamespaces(scope, secrets, namespaceGiven)).toEqual(expected)
-  })
-})
-
-describe('summarizeResults', () => {
-  const result = (outcome: RestartResult['outcome'], pods = 1): RestartResult => ({
-    namespace: 'ns',
-    workload: 'Deployment/web',
-    action: 'rollout-restart',
-    outcome,
-    pods: Array.from({ length: pods }, (_, i) => ({ namespace: 'ns', name: `p${i}`, uid: `u${i}` })),
-    replacements: [],
-    detail: '',
-  })
-
-  it.each([
-    [[], 'nothing restarted'],
-    [[result('restarted', 2), result('restarted', 1)], '2 workloads restarted (3 pods replaced)'],
-    [[result('restarted'), result('refused')], '1 workload restarted (1 pod replaced), 1 bare pod refused: rerun with --recreate-bare-pods'],
-    [[result('restarted'), result('waited', 2)], '1 workload restarted (1 pod replaced), 1 rollout already restarted and waited for (2 pods replaced)'],
-    [[result('evicted', 3), result('recreated'), result('failed')], '3 pods evicted, 1 bare pod re-created, 1 failed'],
-    [[result('skipped'), result('reported'), result('reported')], '1 static pod skipped, 2 jobs reported (next run gets the new token)'],
-  ])('%#: %s', (results, line) => {
-    expect(summarizeResults(results)).toBe(line)
-  })
-})
 
 describe.concurrent('restart-dependent-pods flags (subprocess, no cluster)', () => {
   it.each([
