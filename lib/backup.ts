@@ -16,10 +16,11 @@
 //
 // Portability: the manifest names files relative to the backup directory, so
 // a backup can be moved or copied and restored from anywhere.
-import { lstat, mkdir, open, readFile, readdir, realpath, rename, rm, stat } from 'node:fs/promises'
+import { lstat, mkdir, open, readdir, realpath, rename, rm, stat } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { homedir } from 'node:os'
 import { dirname, isAbsolute, join, sep } from 'node:path'
+import { MiB, readFileCapped, sizeText } from './capped-read.ts'
 import { DomainError } from './errors.ts'
 
 export interface BackedUpObject {
@@ -182,8 +183,9 @@ export class Backup {
     const path = join(this.dir, 'manifest.json')
     let text: string | undefined
     try {
-      text = await readFile(path, 'utf8')
+      text = await readManifestText(path)
     } catch (err) {
+      if (err instanceof DomainError) throw err
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new DomainError(`cannot read the backup manifest ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}; fix its permissions or pass another --backup-dir`, { cause: err })
     }
     this.manifest = text === undefined ? { version: MANIFEST_VERSION, runbook: this.runbook, createdAt: this.now().toISOString(), cluster: this.cluster, objects: [] } : parseManifest(text, path)
@@ -246,7 +248,23 @@ export interface ReadEntry {
 }
 
 /** Backed-up objects are Kubernetes objects (≤ 1.5 MiB in etcd); a larger file is not one of ours. */
-const MAX_OBJECT_BYTES = 3 * 1024 * 1024
+const MAX_OBJECT_BYTES = 3 * MiB
+
+/** A manifest entry is ~250 bytes: 32 MiB holds 100k objects, far more than a run backs up. */
+const MAX_MANIFEST_BYTES = 32 * MiB
+
+/**
+ * A manifest's text, read with the cap: a manifest.json that is /dev/zero, a
+ * FIFO or a runaway file must stop --restore with one line, not fill memory.
+ * Read errors are thrown as they are; "too large" is a DomainError naming it.
+ */
+async function readManifestText(path: string): Promise<string> {
+  const bytes = await readFileCapped(path, MAX_MANIFEST_BYTES)
+  if (bytes === undefined) {
+    throw new DomainError(`backup manifest ${path} is larger than ${sizeText(MAX_MANIFEST_BYTES)}, far more than a backup's manifest holds; restore it from a copy, or pass another directory`)
+  }
+  return bytes.toString('utf8')
+}
 
 /**
  * Reads a backup directory's manifest and objects (for --restore). A manifest
@@ -258,8 +276,9 @@ export async function readBackup(dir: string): Promise<{ manifest: BackupManifes
   const path = join(dir, 'manifest.json')
   let text: string
   try {
-    text = await readFile(path, 'utf8')
-  } catch {
+    text = await readManifestText(path)
+  } catch (err) {
+    if (err instanceof DomainError) throw err
     const hint = await readdir(dir).then(
       (names) => (names.length ? `it holds ${names.slice(0, 3).join(', ')}` : 'it is empty'),
       () => 'it does not exist',
@@ -272,14 +291,9 @@ export async function readBackup(dir: string): Promise<{ manifest: BackupManifes
     const problem = await fileProblem(root, entry.file)
     if (problem) return { entry, problem }
     try {
-      const file = join(root, ...entry.file.split('/'))
-      const handle = await open(file, 'r')
-      try {
-        if ((await handle.stat()).size > MAX_OBJECT_BYTES) return { entry, problem: `its file ${entry.file} is too large to be a backed-up object` }
-        return { entry, object: JSON.parse(await handle.readFile('utf8')) as unknown }
-      } finally {
-        await handle.close()
-      }
+      const bytes = await readFileCapped(join(root, ...entry.file.split('/')), MAX_OBJECT_BYTES)
+      if (bytes === undefined) return { entry, problem: `its file ${entry.file} is larger than ${sizeText(MAX_OBJECT_BYTES)}, too large to be a backed-up object` }
+      return { entry, object: JSON.parse(bytes.toString('utf8')) as unknown }
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
       return { entry, problem: code ? `its file ${entry.file} cannot be read (${code})` : `its file ${entry.file} is not JSON` }
@@ -400,7 +414,7 @@ export async function backupDirsOfRepair(known: readonly string[], repair: { clu
   const manifests = new Map<string, BackupManifest>()
   const manifestOf = async (dir: string): Promise<BackupManifest | undefined> => {
     if (manifests.has(dir)) return manifests.get(dir)
-    const text = await readFile(join(dir, 'manifest.json'), 'utf8').catch(() => undefined)
+    const text = await readManifestText(join(dir, 'manifest.json')).catch(() => undefined)
     let manifest: BackupManifest | undefined
     try {
       manifest = text === undefined ? undefined : parseManifest(text, dir)

@@ -3,7 +3,8 @@
 // nets, in one pass over the text:
 //  - shapes: anything shaped like a JWT (`eyJ…`), and base64 or base64url of
 //    one (`ZXlK…`, the way a Secret shows it), also when wrapped at any column
-//    (line breaks inside, as `base64` and YAML write it) or URL-encoded;
+//    (line breaks inside, as `base64` and YAML write it, or as JSON writes
+//    them in a string: the two characters `\n`) or URL-encoded;
 //  - registered secrets that are not JWTs (a malformed token read from a
 //    Secret, a static password), in raw, base64, base64url and URL-encoded
 //    form, looked up in a Map.
@@ -20,13 +21,16 @@ export interface RedactorOptions {
 /**
  * Candidate runs: base64/base64url/URL-escape characters and dots, `=`
  * padding only at a run's end, continued across a line break (plus
- * indentation) so wrapped base64 is one run. Every part of the pattern starts
- * with a character no other part can take at that point, so the engine never
- * backtracks more than a character: matching is linear in the text.
+ * indentation) so wrapped base64 is one run. A line break is also the escape
+ * JSON writes for one inside a string (`\n`, `\r\n`): --output json and the
+ * report stringify wrapped values, and the redactor reads what is printed.
+ * Every part of the pattern starts with a character no other part can take at
+ * that point, so the engine never backtracks more than a character: matching
+ * is linear in the text.
  */
-const RUN = /[A-Za-z0-9+/_.%-]+={0,2}(?:\r?\n[ \t]*[A-Za-z0-9+/_.%-]+={0,2})*/g
-/** What the view of a run drops (line breaks of wrapping) or unescapes (the URL escapes of base64's own characters). */
-const VIEW_EDITS = /\r?\n[ \t]*|%(?:2[BbFf]|3[Dd])/g
+const RUN = /[A-Za-z0-9+/_.%-]+={0,2}(?:(?:\r?\n|\\r\\n|\\n)[ \t]*[A-Za-z0-9+/_.%-]+={0,2})*/g
+/** What the view of a run drops (line breaks of wrapping, also JSON-escaped) or unescapes (the URL escapes of base64's own characters). */
+const VIEW_EDITS = /(?:\r?\n|\\r\\n|\\n)[ \t]*|%(?:2[BbFf]|3[Dd])/g
 const UNESCAPED: Readonly<Record<string, string>> = { '2b': '+', '2f': '/', '3d': '=' }
 // base64url('{"'): the start of every JWT header; base64 of that: the start of every base64-wrapped JWT.
 const JWT_START = 'eyJ'
@@ -42,6 +46,8 @@ export class Redactor {
   readonly showTokens: boolean
   /** Compact JWT → its replacement, for registered tokens. */
   #tokens = new Map<string, Replacement>()
+  /** A registered JWT by its signing input (header.claims): tells where a wrapped one's signature ends. */
+  #bySigningInput = new Map<string, string>()
   /** Registered non-JWT forms, by their first KEY_LENGTH characters (as the run's view shows them); longest first. */
   #byKey = new Map<string, Array<[form: string, replacement: Replacement]>>()
   /** Registered forms no run can hold whole (spaces, `=` inside, under KEY_LENGTH characters): searched for as substrings. */
@@ -62,6 +68,7 @@ export class Redactor {
     const compact = compactOf(trimmed)
     if (compact !== undefined) {
       this.#tokens.set(compact, replacementFor(compact))
+      this.#bySigningInput.set(compact.slice(0, compact.lastIndexOf('.')), compact)
       return
     }
     const replacement = replacementFor(trimmed)
@@ -103,7 +110,8 @@ export class Redactor {
     const spans: Span[] = []
     if (hasShapes) {
       this.#findWrappedJwts(view, spans)
-      findJwts(text, view.pieces, (from, to, jwt) => spans.push({ from, to, replacement: this.#replacementOf(jwt) }))
+      const registered = (signingInput: string) => this.#bySigningInput.get(signingInput)
+      findJwts(text, view.pieces, (from, to, jwt) => spans.push({ from, to, replacement: this.#replacementOf(jwt) }), registered)
     }
     if (this.#byKey.size > 0) this.#findRegistered(view, spans)
     return spans.length === 0 ? run : applySpans(run, view, spans)
@@ -174,14 +182,14 @@ const SHAPES_ONLY = new Redactor()
  */
 interface RunView {
   readonly text: string
-  /** [start, end) of each line's piece, in view positions: a raw JWT never spans two. */
+  /** [start, end) of each line's piece, in view positions: where wrapping may have broken a value. */
   readonly pieces: ReadonlyArray<readonly [number, number]>
   readonly origin?: Int32Array
   readonly originEnd?: Int32Array
 }
 
 function viewOfRun(run: string): RunView {
-  if (!run.includes('\n') && !run.includes('%')) return { text: run, pieces: [[0, run.length]] }
+  if (!run.includes('\n') && !run.includes('%') && !run.includes('\\')) return { text: run, pieces: [[0, run.length]] }
   const origin = new Int32Array(run.length)
   const originEnd = new Int32Array(run.length)
   const pieces: Array<[number, number]> = []
@@ -262,38 +270,72 @@ function segmentEnd(text: string, from: number, limit: number): number {
 }
 
 /**
- * Every JWT within one of the pieces of text (a raw JWT is never wrapped):
- * `eyJ` and the rest of its segment, a non-empty claims segment and a
- * signature segment, which may be empty (an unsigned token is still a token).
- * Over-matching is harmless here, missing one is not. Each character is read
- * at most twice.
+ * Every JWT in the view of a run: `eyJ` and the rest of its segment, a
+ * non-empty claims segment and a signature segment, which may be empty (an
+ * unsigned token is still a token). Over-matching is harmless here, missing
+ * one is not. Each character is read at most twice.
+ *
+ * A raw JWT wrapped at a column spans pieces (lines). Its header and claims
+ * may cross a line break freely: a line that ends inside them is a wrapped
+ * line. Its signature ends the token, so crossing there could eat the next
+ * line's first word; see signatureEnd for when it does.
  */
-function findJwts(text: string, pieces: RunView['pieces'], found: (start: number, end: number, jwt: string) => void): void {
+function findJwts(text: string, pieces: RunView['pieces'], found: (start: number, end: number, jwt: string) => void, registered?: SigningInputLookup): void {
   let cursor = 0
   let piece = 0
   for (;;) {
     const start = text.indexOf(JWT_START, cursor)
     if (start === -1) return
-    while ((pieces[piece]?.[1] ?? Infinity) <= start) piece++
-    const limit = pieces[piece]?.[1] ?? text.length
-    if (start + JWT_START.length > limit) {
-      cursor = start + 1
-      continue
-    }
-    const headerEnd = segmentEnd(text, start, limit)
-    if (text.charCodeAt(headerEnd) !== DOT || headerEnd >= limit) {
+    const headerEnd = segmentEnd(text, start, text.length)
+    if (text.charCodeAt(headerEnd) !== DOT) {
       cursor = headerEnd
       continue
     }
-    const claimsEnd = segmentEnd(text, headerEnd + 1, limit)
-    if (claimsEnd === headerEnd + 1 || claimsEnd >= limit || text.charCodeAt(claimsEnd) !== DOT) {
+    const claimsEnd = segmentEnd(text, headerEnd + 1, text.length)
+    if (claimsEnd === headerEnd + 1 || text.charCodeAt(claimsEnd) !== DOT) {
       cursor = headerEnd + 1
       continue
     }
-    const end = segmentEnd(text, claimsEnd + 1, limit)
+    while ((pieces[piece]?.[1] ?? Infinity) <= claimsEnd + 1 && piece + 1 < pieces.length) piece++
+    const end = signatureEnd(text, { start, signature: claimsEnd + 1 }, pieces, piece, registered)
     found(start, end, text.slice(start, end))
     cursor = end
   }
+}
+
+/** A registered JWT by its signing input, or undefined. */
+type SigningInputLookup = (signingInput: string) => string | undefined
+
+/**
+ * Where the signature that starts at `at.signature` (in piece `piece`) ends.
+ * Within its line it ends at the first character that is not base64url. When
+ * it reaches the end of the line, it continues onto the next only when that
+ * is surely wrapping: the token is registered (its length is known), or the
+ * line is a full line of a block wrapped at one column (as long as the line
+ * before or after it). A two-line wrap of an unregistered token is
+ * indistinguishable from a token followed by a word; its last line stays.
+ */
+function signatureEnd(text: string, at: { start: number; signature: number }, pieces: RunView['pieces'], piece: number, registered?: SigningInputLookup): number {
+  const lineEnd = (index: number) => pieces[index]?.[1] ?? text.length
+  let end = segmentEnd(text, at.signature, lineEnd(piece))
+  if (end < lineEnd(piece) || piece + 1 >= pieces.length) return end
+  const known = registered?.(text.slice(at.start, at.signature - 1))
+  if (known !== undefined && text.startsWith(known, at.start)) return at.start + known.length
+  // Line by line, never the whole block at once: each character is read once, however many JWTs a block holds.
+  while (end === lineEnd(piece) && piece + 1 < pieces.length && isFullWrappedLine(pieces, piece)) {
+    piece++
+    end = segmentEnd(text, end, lineEnd(piece))
+  }
+  return end
+}
+
+/** A line as long as the one before or after it (and no longer than a wrap column): one line of a wrapped block. */
+function isFullWrappedLine(pieces: RunView['pieces'], piece: number): boolean {
+  const length = (index: number) => {
+    const p = pieces[index]
+    return p ? p[1] - p[0] : -1
+  }
+  return length(piece) <= MAX_WRAP_COLUMN && (length(piece) === length(piece - 1) || length(piece) === length(piece + 1))
 }
 
 function isBase64Char(code: number): boolean {

@@ -10,10 +10,10 @@
 // `--namespace`, inline `=value` or not), so the errors below can name what
 // the person typed. We run it non-strict and do the checks ourselves, because
 // strict mode's messages are long and name no fix.
-import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import dotenv from 'dotenv'
+import { CONFIG_FILE_LIMIT, readFileCappedSync, sizeText } from '../capped-read.ts'
 import { UsageError } from '../errors.ts'
 import { OutputFormats, type OutputFormat } from '../output.ts'
 import { looksLikeToken, pathText, quoteValue, TOKEN_HINT } from '../token/shape.ts'
@@ -384,18 +384,23 @@ export function usageOf(flag: FlagSpec): string {
  * was asked for by name is a usage error.
  */
 export function readEnvFile(path: string, givenBy: string | undefined): Record<string, string> | undefined {
-  let text: string
+  const source = givenBy ?? 'the default ./.env'
+  let bytes: Buffer | undefined
   try {
-    text = readFileSync(path, 'utf8')
+    bytes = readFileCappedSync(path, CONFIG_FILE_LIMIT)
   } catch (err) {
     const code = (err as { code?: unknown }).code
     if (code === 'ENOENT' && givenBy === undefined) return undefined
     const why = code === 'ENOENT' ? 'does not exist' : `cannot be read (${String(code ?? err)})`
-    throw new UsageError(`env file ${pathText(path)} (from ${givenBy ?? 'the default ./.env'}) ${why}: fix the path or leave out ${givenBy ?? 'the file'}`, {
+    throw new UsageError(`env file ${pathText(path)} (from ${source}) ${why}: fix the path or leave out ${givenBy ?? 'the file'}`, {
       cause: err,
     })
   }
-  return dotenv.parse(text)
+  // `--env-file /dev/zero` would otherwise read (and grow) without end.
+  if (bytes === undefined) {
+    throw new UsageError(`env file ${pathText(path)} (from ${source}) is larger than ${sizeText(CONFIG_FILE_LIMIT)}, far more than a few settings: fix the path or leave out ${givenBy ?? 'the file'}`)
+  }
+  return dotenv.parse(bytes.toString('utf8'))
 }
 
 function resolveFlag(

@@ -2,7 +2,7 @@
 // --token-file -), with a size cap applied while reading: a token is a few
 // KiB, and `--token-file /dev/zero` or a runaway pipe must cost 64 KiB of
 // memory, not all of it. Also the --key-file loader (PEM or JWKS) the runbooks share.
-import { open, readFile } from 'node:fs/promises'
+import { CONFIG_FILE_LIMIT, readFileCapped, sizeText } from '../capped-read.ts'
 import { UsageError } from '../errors.ts'
 import { MAX_TOKEN_BYTES } from '../token/decode.ts'
 import { keysFromJwks, loadPublicKeysFromPem, type VerificationKey } from '../token/keys.ts'
@@ -25,7 +25,7 @@ export interface ReadCappedOptions {
  */
 export async function readCapped(source: string, limit: number = DEFAULT_INPUT_LIMIT, options: ReadCappedOptions = {}): Promise<string> {
   const name = options.name ?? (source === '-' ? 'stdin' : source)
-  const bytes = source === '-' ? await readStream(options.stdin ?? process.stdin, limit) : await readFileCapped(source, limit, name)
+  const bytes = source === '-' ? await readStream(options.stdin ?? process.stdin, limit) : await readFileOrUsageError(source, limit, name)
   if (bytes === undefined) throw tooLarge(name, limit)
   return bytes.toString('utf8')
 }
@@ -34,27 +34,12 @@ function tooLarge(name: string, limit: number): UsageError {
   return new UsageError(`${name} is larger than ${limit} bytes, far more than a token (a few KiB); pass a file that holds a single token`)
 }
 
-/** Up to `limit` bytes, or undefined when there are more. Reads limit + 1 at most, so /dev/zero and FIFOs work. */
-async function readFileCapped(path: string, limit: number, name: string): Promise<Buffer | undefined> {
-  let handle
+/** The file's bytes up to `limit`, or undefined when there are more; an unreadable file is a UsageError naming it. */
+async function readFileOrUsageError(path: string, limit: number, name: string): Promise<Buffer | undefined> {
   try {
-    handle = await open(path, 'r')
+    return await readFileCapped(path, limit)
   } catch (err) {
     throw unreadable(name, err)
-  }
-  try {
-    const buffer = Buffer.alloc(limit + 1)
-    let filled = 0
-    while (filled < buffer.length) {
-      const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, null)
-      if (bytesRead === 0) break
-      filled += bytesRead
-    }
-    return filled > limit ? undefined : buffer.subarray(0, filled)
-  } catch (err) {
-    throw unreadable(name, err)
-  } finally {
-    await handle.close()
   }
 }
 
@@ -83,13 +68,17 @@ export async function readTokenFile(path: string, stdin: AsyncIterable<unknown>)
   return raw
 }
 
-/** The text of a --key-file, or a UsageError naming the path and the error code. */
+/**
+ * The text of a --key-file, read with the cap: a PEM key or a JWKS is a few
+ * KiB, and `--key-file /dev/zero` must not read 512 MiB and die.
+ */
 export async function readKeyFile(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8')
-  } catch (err) {
-    throw new UsageError(`cannot read --key-file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}; check the path`)
+  const name = `--key-file ${path}`
+  const bytes = await readFileOrUsageError(path, CONFIG_FILE_LIMIT, name)
+  if (bytes === undefined) {
+    throw new UsageError(`${name} is larger than ${sizeText(CONFIG_FILE_LIMIT)}, far more than public keys (a few KiB); pass the PEM public key(s) or the JWKS (kubectl get --raw /openid/v1/jwks)`)
   }
+  return bytes.toString('utf8')
 }
 
 /** The keys of a --key-file: PEM public keys (as --service-account-key-file), or a JWKS document as /openid/v1/jwks serves it. */

@@ -6,8 +6,9 @@
 // turned off here: the kubeconfig's own settings are used as written.
 import { existsSync, readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
-import { delimiter, join, resolve } from 'node:path'
+import { delimiter, dirname, join, resolve } from 'node:path'
 import type { Cluster, Context, KubeConfig, User } from '@kubernetes/client-node'
+import { CONFIG_FILE_LIMIT, readFileCappedSync, sizeText } from '../capped-read.ts'
 import { loadClientNode } from '../kube/clients.ts'
 import { UsageError } from '../errors.ts'
 import { pathText, quoteValue } from '../token/shape.ts'
@@ -101,6 +102,16 @@ function refuseUnverifiedTls(kc: KubeConfig, opts: KubeConfigOptions, env: Env):
   }
 }
 
+/**
+ * The loud line every run prints when --insecure-skip-tls-verify is given
+ * (runbookMain prints it, once, before the kubeconfig is even read): the flag
+ * lets a kubeconfig without verification through refuseUnverifiedTls, and the
+ * operator must see that on every run, whichever runbook it is.
+ */
+export function insecureTlsWarning(): string {
+  return 'TLS verification may be OFF (--insecure-skip-tls-verify): a kubeconfig cluster with insecure-skip-tls-verify is accepted for this run, and anyone in the path can read your credentials; tokens under test are never sent to such a server'
+}
+
 /** Reads and merges kubeconfig files the way kubectl does: the first file to define a name or a current-context wins. */
 function mergeFiles(paths: string[], newKubeConfig: () => KubeConfig): KubeConfig {
   const clusters = new Map<string, Cluster>()
@@ -109,11 +120,14 @@ function mergeFiles(paths: string[], newKubeConfig: () => KubeConfig): KubeConfi
   let currentContext = ''
   for (const path of paths) {
     const one = newKubeConfig()
+    const text = readKubeconfigText(path)
     try {
-      one.loadFromFile(path)
+      one.loadFromString(text)
     } catch (err) {
       throw kubeconfigError(path, err)
     }
+    // As client-node's loadFromFile: certificate and key paths are relative to the kubeconfig's directory.
+    one.makePathsAbsolute(dirname(path))
     for (const c of one.getClusters()) if (!clusters.has(c.name)) clusters.set(c.name, c)
     for (const u of one.getUsers()) if (!users.has(u.name)) users.set(u.name, u)
     for (const c of one.getContexts()) if (!contexts.has(c.name)) contexts.set(c.name, c)
@@ -122,6 +136,24 @@ function mergeFiles(paths: string[], newKubeConfig: () => KubeConfig): KubeConfi
   const kc = newKubeConfig()
   kc.loadFromOptions({ clusters: [...clusters.values()], users: [...users.values()], contexts: [...contexts.values()], currentContext })
   return kc
+}
+
+/**
+ * A kubeconfig's text, read with the cap: loadFromFile would read
+ * `--kubeconfig /dev/zero` (or a FIFO, or a KUBECONFIG entry pointing at one)
+ * without end.
+ */
+function readKubeconfigText(path: string): string {
+  let bytes: Buffer | undefined
+  try {
+    bytes = readFileCappedSync(path, CONFIG_FILE_LIMIT)
+  } catch (err) {
+    throw kubeconfigError(path, err)
+  }
+  if (bytes === undefined) {
+    throw new UsageError(`kubeconfig ${pathText(path)} is larger than ${sizeText(CONFIG_FILE_LIMIT)}, far more than a kubeconfig holds: fix the path (--kubeconfig or KUBECONFIG)`)
+  }
+  return bytes.toString('utf8')
 }
 
 /** client-node's own checks name a field or a duplicate name, never a value. */

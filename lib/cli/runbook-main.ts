@@ -11,6 +11,7 @@ import { renderReport, summarize } from '../engine/summary.ts'
 import { Modes, type Findings, type RunReport, type Runbook } from '../engine/types.ts'
 import { parseCli, type CliSpec, type FlagSpec, type ParsedCli } from './flags.ts'
 import { helpText } from './help.ts'
+import { insecureTlsWarning } from './kube.ts'
 import { VERSION } from './version.ts'
 import { isDebug, type MainIO } from './main.ts'
 
@@ -65,6 +66,7 @@ export async function runbookMain<C, const F extends readonly FlagSpec[], R exte
     noColor: Boolean(parsed.env.NO_COLOR),
     redactor,
   })
+  if (parsed.common.insecureSkipTlsVerify) output.warn(insecureTlsWarning())
   const mode = resolveMode({ dryRun: parsed.common.dryRun, yes: parsed.common.yes, stdinIsTTY: io.stdin.isTTY === true })
   const ctx = await opts.context({ cli: parsed, output, redactor, io })
   const confirm = mode === Modes.interactive ? (opts.confirm ?? createTerminalConfirm({ input: io.stdin, output: io.stderr })) : undefined

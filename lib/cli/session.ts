@@ -95,9 +95,6 @@ export async function openSession(input: SessionInput, opts: SessionOptions): Pr
     clusterJwks: once(() => fetchJwks(kube)),
   }
   output.info(describeSettings(session, cli.envFileLoaded, common))
-  if (kc.getCurrentCluster()?.skipTLSVerify) {
-    output.warn(`TLS verification is OFF for ${cluster.server} (--insecure-skip-tls-verify): anyone in the path can read your credentials; tokens under test will not be sent`)
-  }
   return session
 }
 

@@ -10,12 +10,54 @@ import * as k8s from '@kubernetes/client-node'
 import { loadAll } from 'js-yaml'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CLUSTER_ROLE, DEPLOY_NAMESPACE, SERVICE_ACCOUNT } from '../../lib/preflight/manifests.ts'
+import { describePermission, requiredPermissions, type Permission, type PolicyRule } from '../../lib/preflight/permissions.ts'
+import { legacyClaims, makeSigningKey, signToken } from '../unit/helpers/tokens.ts'
 import { jsonOf, runRunbook } from './support/cli.ts'
-import { createNamespace, createTokenSecret, deleteNamespace, ignoreNotFound, useCluster, waitForOtherTestNamespacesGone, type TestCluster } from './support/cluster.ts'
+import {
+  createNamespace,
+  createTokenSecret,
+  deleteNamespace,
+  ignoreNotFound,
+  podTemplateReading,
+  tokenReview,
+  useCluster,
+  waitFor,
+  waitForOtherTestNamespacesGone,
+  type TestCluster,
+} from './support/cluster.ts'
 
 const deployDir = join(import.meta.dirname, '..', '..', 'deploy')
 
-type Rotation = { rotation: { preflight: { user?: string; missingPermissions?: string[] } } }
+type Rotation = { ok: boolean; steps: Array<{ id: string; outcome: string }>; rotation: { preflight: { user?: string; missingPermissions?: string[] } } }
+
+/**
+ * Granted to every ServiceAccount by Kubernetes' default bindings
+ * (system:basic-user, system:public-info-viewer,
+ * system:service-account-issuer-discovery): taking them out of our
+ * ClusterRole takes nothing away, so the preflight rightly names nothing.
+ * The ClusterRole still lists them for clusters that removed those bindings.
+ */
+const GRANTED_BY_DEFAULT = new Set([
+  'create selfsubjectaccessreviews.authorization.k8s.io (cluster-scoped)',
+  'create selfsubjectreviews.authentication.k8s.io (cluster-scoped)',
+  'get /version (non-resource URL)',
+  'get /openid/v1/jwks (non-resource URL)',
+])
+
+/** Whether `rule` grants `permission` through `verb`. */
+function grants(rule: PolicyRule, verb: string, permission: Permission): boolean {
+  if (permission.verb !== verb) return false
+  if (permission.nonResourceURL) return rule.nonResourceURLs?.includes(permission.nonResourceURL) ?? false
+  const resource = permission.subresource ? `${permission.resource}/${permission.subresource}` : permission.resource
+  return (rule.apiGroups?.includes(permission.group) ?? false) && (rule.resources?.includes(resource) ?? false)
+}
+
+/** `rules` without `verb` in `rule` (and without the rule when that was its last verb). */
+function withoutVerb(rules: readonly PolicyRule[], rule: PolicyRule, verb: string): PolicyRule[] {
+  return rules.flatMap((r) => (r !== rule ? [r] : r.verbs.length > 1 ? [{ ...r, verbs: r.verbs.filter((v) => v !== verb) }] : []))
+}
+
+const ruleText = (rule: PolicyRule, verb: string) => `${verb} ${rule.nonResourceURLs?.join(',') ?? `${rule.resources?.join(',')}.${rule.apiGroups?.join(',') || 'core'}`}`
 
 describe('deploy/ RBAC, as the kube-token-runbooks ServiceAccount', () => {
   let cluster: TestCluster
@@ -58,6 +100,21 @@ describe('deploy/ RBAC, as the kube-token-runbooks ServiceAccount', () => {
     await cluster.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'app' } } })
     await createTokenSecret(cluster.core, namespace, 'app-token', 'app')
   })
+
+  /** The permissions the API server denies `user` among `wanted`, as the preflight describes them (asked as the admin: a SubjectAccessReview). */
+  async function deniedTo(serviceAccount: string, wanted: readonly Permission[]): Promise<string[]> {
+    const authz = cluster.kc.makeApiClient(k8s.AuthorizationV1Api)
+    const user = `system:serviceaccount:${DEPLOY_NAMESPACE}:${serviceAccount}`
+    const groups = ['system:serviceaccounts', `system:serviceaccounts:${DEPLOY_NAMESPACE}`, 'system:authenticated']
+    const answers = await Promise.all(wanted.map(async (p) => {
+      const spec = p.nonResourceURL
+        ? { user, groups, nonResourceAttributes: { path: p.nonResourceURL, verb: p.verb } }
+        : { user, groups, resourceAttributes: { verb: p.verb, group: p.group, resource: p.resource, ...(p.subresource ? { subresource: p.subresource } : {}), ...(p.namespace ? { namespace: p.namespace } : {}), ...(p.name ? { name: p.name } : {}) } }
+      const review = await authz.createSubjectAccessReview({ body: { spec } })
+      return review.status?.allowed ? undefined : describePermission(p)
+    }))
+    return answers.filter((d): d is string => d !== undefined).sort()
+  }
 
   afterAll(async () => {
     for (const undo of cleanup) await undo()
@@ -140,4 +197,78 @@ describe('deploy/ RBAC, as the kube-token-runbooks ServiceAccount', () => {
       await cluster.core.deleteNamespacedServiceAccount({ namespace: DEPLOY_NAMESPACE, name }).catch(ignoreNotFound)
     }
   })
+  it('rotate-tokens -A --yes as the ServiceAccount repairs a stale token and restarts what reads it', async () => {
+    await waitForOtherTestNamespacesGone(cluster.core, [namespace])
+    // A token signed by a key the cluster never trusted: stale without rotating the cluster's key (which restarts the control plane).
+    await cluster.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'stale' } } })
+    await createTokenSecret(cluster.core, namespace, 'stale-token', 'stale')
+    const account = await cluster.core.readNamespacedServiceAccount({ namespace, name: 'stale' })
+    const foreign = await signToken(legacyClaims({ namespace, serviceAccount: 'stale', serviceAccountUid: account.metadata!.uid!, secretName: 'stale-token' }), makeSigningKey())
+    await cluster.core.patchNamespacedSecret(
+      { namespace, name: 'stale-token', body: [{ op: 'replace', path: '/data/token', value: Buffer.from(foreign).toString('base64') }] },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
+    )
+    await cluster.apps.createNamespacedDeployment({
+      namespace,
+      body: { metadata: { name: 'stale' }, spec: { replicas: 1, selector: { matchLabels: { app: 'stale' } }, template: podTemplateReading('stale', 'stale-token') } },
+    })
+    await waitFor('the stale Deployment to be available', async () => (await cluster.apps.readNamespacedDeployment({ namespace, name: 'stale' })).status?.availableReplicas === 1, 120_000)
+
+    const kubeconfig = await kubeconfigFor(SERVICE_ACCOUNT)
+    const run = await runRunbook('rotate-tokens', ['-A', '--yes', '-o', 'json', '--report-dir', scratch, '--backup-dir', join(scratch, 'as-service-account')], { kubeconfig, timeoutMs: 600_000 })
+    expect(run.code, run.stdout.slice(-2000) + run.stderr.slice(-3000)).toBe(0)
+    const report = jsonOf<Rotation>(run)
+    expect(report.rotation.preflight.missingPermissions).toEqual([])
+    expect(report.steps.find((s) => s.id === 'regenerate-tokens')?.outcome).toBe('applied')
+    expect(run.stdout + run.stderr).not.toMatch(/\b403\b|forbidden/i)
+    const fresh = Buffer.from((await cluster.core.readNamespacedSecret({ namespace, name: 'stale-token' })).data!.token!, 'base64').toString()
+    expect(fresh).not.toBe(foreign)
+    expect((await tokenReview(cluster.authn, fresh)).authenticated).toBe(true)
+    // Restarted: one template change after creation.
+    expect((await cluster.apps.readNamespacedDeployment({ namespace, name: 'stale' })).metadata!.generation).toBe(2)
+  }, 900_000)
+
+  // Every verb of every rule, one at a time, on one ServiceAccount whose
+  // ClusterRole is replaced each round: -n (so the namespace check and
+  // Calico's namespaces are asked too) with --strategy recreate and
+  // --recreate-bare-pods, so that every row of the permission table is
+  // checked. Preflight only: a missing permission stops the run before
+  // anything changes. 35 runs today; the runtime is printed on stderr.
+  it('without any one verb of the ClusterRole, preflight names exactly the permissions it granted, and changes nothing', async () => {
+    const suffix = randomBytes(3).toString('hex')
+    const name = `ktr-e2e-drop-${suffix}`
+    const full = (await rbac.readClusterRole({ name: CLUSTER_ROLE })).rules ?? []
+    const required = requiredPermissions({ namespace, calico: true, strategy: 'recreate', recreateBarePods: true })
+    await cluster.core.createNamespacedServiceAccount({ namespace: DEPLOY_NAMESPACE, body: { metadata: { name } } })
+    await rbac.createClusterRole({ body: { metadata: { name }, rules: full } })
+    await rbac.createClusterRoleBinding({
+      body: { metadata: { name }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name }, subjects: [{ kind: 'ServiceAccount', name, namespace: DEPLOY_NAMESPACE }] },
+    })
+    const started = Date.now()
+    try {
+      const kubeconfig = await kubeconfigFor(name)
+      const args = ['--dry-run', '-n', namespace, '--strategy', 'recreate', '--recreate-bare-pods', '-o', 'json', '--report-dir', scratch]
+      const resourceVersions = async () => (await cluster.core.listNamespacedSecret({ namespace })).items.map((s) => `${s.metadata!.name}@${s.metadata!.resourceVersion}`).sort()
+      const before = await resourceVersions()
+      const verbs = full.flatMap((rule) => rule.verbs.map((verb) => [rule, verb] as const))
+      expect(verbs.length).toBeGreaterThan(20)
+      for (const [rule, verb] of verbs) {
+        const expected = required.filter((p) => grants(rule, verb, p)).map(describePermission).filter((d) => !GRANTED_BY_DEFAULT.has(d)).sort()
+        await rbac.replaceClusterRole({ name, body: { metadata: { name }, rules: withoutVerb(full, rule, verb) } })
+        // RBAC reaches the authorizer through a watch: wait until it denies exactly these (and grants back the previous round's).
+        await waitFor(`the authorizer to apply the ClusterRole without ${ruleText(rule, verb)}`, async () => JSON.stringify(await deniedTo(name, required)) === JSON.stringify(expected), 30_000)
+        const run = await runRunbook('rotate-tokens', args, { kubeconfig })
+        const missing = [...(jsonOf<Rotation>(run).rotation.preflight.missingPermissions ?? [])].sort()
+        expect(missing, `without ${ruleText(rule, verb)}: ${run.stderr.slice(-1000)}`).toEqual(expected)
+        // With nothing missing the dry run goes on past preflight; how it ends is the first test's business.
+        if (expected.length > 0) expect(run.code, ruleText(rule, verb)).toBe(1)
+      }
+      expect(await resourceVersions()).toEqual(before)
+    } finally {
+      process.stderr.write(`rbac: drop-one-verb over the ClusterRole took ${Math.round((Date.now() - started) / 1000)} s\n`)
+      await rbac.deleteClusterRoleBinding({ name }).catch(ignoreNotFound)
+      await rbac.deleteClusterRole({ name }).catch(ignoreNotFound)
+      await cluster.core.deleteNamespacedServiceAccount({ namespace: DEPLOY_NAMESPACE, name }).catch(ignoreNotFound)
+    }
+  }, 1_800_000)
 })

@@ -49,13 +49,15 @@ describe('rotate-tokens', () => {
       const [shop, billing] = scenario.namespaces as [string, string]
       const before = { web: await podUids(cluster.core, shop, 'web'), worker: await podUids(cluster.core, billing, 'worker'), site: await podUids(cluster.core, shop, 'static-site') }
       const backupDir = join(scratch, 'demo-backup')
-      const tokensOf = async () =>
-        Promise.all(scenario.secrets.map(async (key) => {
+      // The scenario's token Secrets and calico-node's (the trap: its token is also written into calico-config).
+      const tokensOf = async (when: string): Promise<Array<[name: string, token: string]>> =>
+        (await Promise.all([...scenario.secrets, CALICO_TOKEN_SECRET].map(async (key): Promise<[string, string]> => {
           const [namespace, name] = key.split('/') as [string, string]
           const data = (await cluster.core.readNamespacedSecret({ namespace, name })).data?.token
-          return data ? Buffer.from(data, 'base64').toString() : ''
-        }))
-      const oldTokens = (await tokensOf()).filter(Boolean)
+          return [`${key} (${when})`, data ? Buffer.from(data, 'base64').toString() : '']
+        }))).filter(([, token]) => token !== '')
+      const oldTokens = await tokensOf('old')
+      expect(oldTokens.map(([name]) => name)).toContain(`${CALICO_TOKEN_SECRET} (old)`)
       // The key changed just before: without --bound-before, the unrelated Deployment's projected tokens could not be proven fine (test/e2e/proof.test.ts).
       const keyChanged = new Date().toISOString()
       const result = await runRunbook('rotate-tokens', ['-A', '--yes', '--recreate-bare-pods', '--bound-before', keyChanged, '--backup-dir', backupDir, '--report-dir', scratch, '-o', 'json'], {
@@ -90,16 +92,8 @@ describe('rotate-tokens', () => {
       const backedUp = manifest.objects.filter((o) => o.kind === 'Secret').map((o) => `${o.namespace}/${o.name}`)
       for (const secret of scenario.secrets) expect(backedUp).toContain(secret)
 
-      // No token, old or new, in any encoding, in anything the run printed or
-      // wrote beside the backed-up objects themselves (which must hold them).
-      const newTokens = (await tokensOf()).filter(Boolean)
-      expect(oldTokens.length).toBeGreaterThan(0)
-      const written = [result.stdout, result.stderr, await readFile(report.rotation.reportFile!, 'utf8'), await readFile(join(backupDir, 'manifest.json'), 'utf8')].join('\n')
-      for (const token of [...oldTokens, ...newTokens]) {
-        for (const form of [token, Buffer.from(token).toString('base64'), Buffer.from(token).toString('base64url'), encodeURIComponent(token), token.split('.')[2]!]) {
-          expect(written.includes(form), `a token's ${form === token ? 'raw' : 'encoded'} form leaked`).toBe(false)
-        }
-      }
+      const newTokens = await tokensOf('new')
+      expect(newTokens.map(([name]) => name)).toContain(`${CALICO_TOKEN_SECRET} (new)`)
 
       const again = await runRunbook('rotate-tokens', ['--yes', '--report-dir', scratch, '-o', 'json'], { kubeconfig: cluster.kubeconfigPath })
       expect(again.code, again.stderr.slice(-2000)).toBe(0)
@@ -109,6 +103,19 @@ describe('rotate-tokens', () => {
       }
       // Without -n the scope is every namespace, and the settings line says so before anything runs.
       expect(again.stderr).toMatch(/scope: all namespaces/)
+      // Text mode prints findings JSON mode does not (the step lines, the rendered report).
+      const inText = await runRunbook('rotate-tokens', ['--dry-run', '--report-dir', scratch], { kubeconfig: cluster.kubeconfigPath })
+      expect(inText.code, inText.stderr.slice(-2000)).toBe(0)
+
+      // No token, old or new, in any encoding, in anything the three runs
+      // printed or wrote beside the backed-up objects themselves (which must hold them).
+      const written = [
+        ['the first run', result.stdout + result.stderr + (await readFile(report.rotation.reportFile!, 'utf8'))],
+        ['the backup manifest', await readFile(join(backupDir, 'manifest.json'), 'utf8')],
+        ['the second run', again.stdout + again.stderr + (second.rotation.reportFile ? await readFile(second.rotation.reportFile, 'utf8') : '')],
+        ['the text-mode run', inText.stdout + inText.stderr],
+      ] as const
+      for (const [where, text] of written) expectNoTokenIn(where, text, [...oldTokens, ...newTokens])
     })
   })
 
@@ -220,6 +227,39 @@ describe('rotate-tokens', () => {
     }
   })
 })
+
+const CALICO_TOKEN_SECRET = 'kube-system/calico-node-token'
+
+/**
+ * Every form in which a token could be printed. encodeURIComponent(jwt) is
+ * not listed: a JWT holds only URL-safe characters, so it is the raw form.
+ * Lines of wrapped base64 are not checked one by one: the first ones encode
+ * the header, which every token of a key shares and which is no secret.
+ */
+function printedForms(token: string): Array<[form: string, text: string]> {
+  const base64 = Buffer.from(token).toString('base64')
+  const wrap = (text: string, column: number) => text.match(new RegExp(`.{1,${column}}`, 'g'))!.join('\n')
+  return [
+    ['raw', token],
+    ['signature', token.split('.')[2]!],
+    ['base64', base64],
+    ['base64url', Buffer.from(token).toString('base64url')],
+    ['base64 wrapped at 76 columns', wrap(base64, 76)],
+    ['base64 wrapped at 64 columns', wrap(base64, 64)],
+    ['base64 wrapped at 76 columns in a JSON string', JSON.stringify(wrap(base64, 76)).slice(1, -1)],
+    ['base64 of the token and a newline (echo | base64)', Buffer.from(`${token}\n`).toString('base64')],
+    ['URL-encoded base64', encodeURIComponent(base64)],
+  ]
+}
+
+/** Fails naming the token's Secret, the form and where, never printing the token. */
+function expectNoTokenIn(where: string, text: string, tokens: ReadonlyArray<readonly [name: string, token: string]>): void {
+  for (const [name, token] of tokens) {
+    for (const [form, printed] of printedForms(token)) {
+      expect(text.includes(printed), `${where} printed the token of ${name} as ${form}`).toBe(false)
+    }
+  }
+}
 
 /** Starts rotate-tokens in its own process group and kills the group when stderr matches. */
 function runUntilThenKill(kubeconfig: string, args: string[], when: RegExp): Promise<void> {

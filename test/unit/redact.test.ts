@@ -74,6 +74,36 @@ describe('Redactor', () => {
     }
   })
 
+  const wrapRaw = (jwt: string, column: number) => jwt.match(new RegExp(`.{1,${column}}`, 'g'))?.join('\n') ?? jwt
+  it.each([
+    ['a raw token wrapped at 76 columns', wrapRaw(token, 76)],
+    ['a raw token wrapped at 64 columns', wrapRaw(token, 64)],
+    ['a raw token wrapped at 5 columns', wrapRaw(token, 5)],
+    ['a raw token wrapped with CRLF', wrapRaw(token, 76).replaceAll('\n', '\r\n')],
+    ['a raw token wrapped and indented (a YAML block)', indent(wrapRaw(token, 64), '    ')],
+    ['wrapped base64 in a JSON string (line breaks written \\n)', JSON.stringify(wrapBase64(token, 76))],
+    ['wrapped base64 with CRLF in a JSON string', JSON.stringify(wrapBase64(token, 64).replaceAll('\n', '\r\n'))],
+    ['a wrapped raw token in a JSON string', JSON.stringify(wrapRaw(token, 76))],
+  ])('hides %s, registered or not, named like the token', (_name, form) => {
+    const text = `before: ${form}\nafter: done`
+    for (const redactor of [new Redactor(), registeredWith(token)]) {
+      expect(redactor.redact(text)).toBe(`before: ${form.startsWith('"') ? `"${redacted(token)}"` : redacted(token)}\nafter: done`)
+    }
+  })
+
+  it('hides wrapped base64 in a pretty-printed JSON document, keeping the document whole', () => {
+    const json = JSON.stringify({ data: { token: wrapBase64(token, 76) }, note: 'next' }, null, 2)
+    expect(new Redactor().redact(json)).toBe(JSON.stringify({ data: { token: redacted(token) }, note: 'next' }, null, 2))
+  })
+
+  it('hides a registered raw token wrapped in two lines (its length is known); unregistered, its last line may stay', () => {
+    const twoLines = wrapRaw(token, token.length - 20)
+    expect(registeredWith(token).redact(`${twoLines}\nnext`)).toBe(`${redacted(token)}\nnext`)
+    const unregistered = new Redactor().redact(`${twoLines}\nnext`)
+    expect(unregistered).not.toContain(token.slice(0, token.length - 20))
+    expect(unregistered).toMatch(/\nnext$/)
+  })
+
   it('keeps the line after a wrapped token whole, also when it starts with a word', () => {
     const text = `${wrapBase64(token, 76)}\nnext line`
     expect(new Redactor().redact(text)).toMatch(new RegExp(`^${escapeRegExp(redacted(token))}\\n.*line$`))
@@ -145,6 +175,9 @@ describe('redactJwtShapes', () => {
     ['"ZXlK" repeated', 'ZXlK'.repeat(300_000)],
     ['"ZXlK" lines (one wrapped run)', 'ZXlKZXlK\n'.repeat(100_000)],
     ['"%2B" repeated', `ZXlK${'%2B'.repeat(300_000)}`],
+    ['JSON-escaped line breaks between "eyJ" (one run)', 'eyJ\\n'.repeat(300_000)],
+    ['a signature over many equal lines', `eyJh.eyJj.${'abcd\n'.repeat(200_000)}`],
+    ['JWT shapes ending every line', 'eyJh.eyJj.sig\n'.repeat(100_000)],
   ])('finishes on %s and leaves no JWT shape behind', (_name, text) => {
     // No timed assertion (speed is `make bench`'s job): a quadratic regex
     // would run for minutes here and hit the test timeout instead.

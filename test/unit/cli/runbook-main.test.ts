@@ -5,6 +5,7 @@ import { PassThrough } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { defineCli } from '../../../lib/cli/flags.ts'
 import { execute, defaultRedactor, type MainIO } from '../../../lib/cli/main.ts'
+import { insecureTlsWarning } from '../../../lib/cli/kube.ts'
 import { runbookMain } from '../../../lib/cli/runbook-main.ts'
 import { scriptedConfirm } from '../../../lib/engine/prompt.ts'
 import type { Runbook } from '../../../lib/engine/types.ts'
@@ -130,6 +131,20 @@ describe('runbookMain', () => {
     const again = setup(['-y'], { token: h.ctx.cluster.token })
     await again.run()
     expect(again.stdout.text()).toContain('Nothing to do')
+  })
+
+  it('--insecure-skip-tls-verify: the loud warning, once, before the context (the kubeconfig) is built', async () => {
+    const h = setup(['--dry-run', '--insecure-skip-tls-verify'])
+    await expect(h.run()).resolves.toBe(0)
+    const warnings = h.stderr.text().split('\n').filter((line) => line.includes('--insecure-skip-tls-verify'))
+    expect(warnings).toEqual([`warning: ${insecureTlsWarning()}`])
+    expect(h.stderr.text().indexOf('warning: TLS verification')).toBe(0)
+  })
+
+  it('without --insecure-skip-tls-verify, no TLS warning', async () => {
+    const h = setup(['--dry-run'])
+    await h.run()
+    expect(h.stderr.text()).not.toContain('TLS verification')
   })
 
   it('on a terminal asks through the injected prompt', async () => {

@@ -5,11 +5,14 @@
 // secret it was given. See the security review of 2026-11-30 (items 7-9 and
 // its 45-input table).
 import { createHmac } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { readBackup } from '../../../lib/backup.ts'
+import { CONFIG_FILE_LIMIT } from '../../../lib/capped-read.ts'
 import { defineCli, parseCli } from '../../../lib/cli/flags.ts'
+import { loadKeyFile } from '../../../lib/cli/inputs.ts'
 import { loadKubeConfig } from '../../../lib/cli/kube.ts'
 import { exitCodeFor, isExpected } from '../../../lib/errors.ts'
 import { inspectToken } from '../../../lib/kube/inspect-token.ts'
@@ -179,5 +182,62 @@ describe('arguments', () => {
     expect({ what: outcome.what, exit: outcome.exit }).toEqual({ what: 'UsageError', exit: 2 })
     expect(outcome.line).toMatch(says)
     expectClean(outcome, [secret, secret.slice(0, 16)])
+  })
+})
+
+// ---------------------------------------------------------------------------
+// Input files without end: /dev/zero, or a file far larger than its kind ever
+// is, read with a cap and answered with one line naming the file, the limit
+// and the fix (exit 2 for usage inputs, 1 for a backup). Unguarded, a key
+// file died with a RangeError after 512 MiB and the others read forever.
+
+const oversized = (name: string, bytes: number): string => {
+  const path = join(dir, name)
+  writeFileSync(path, Buffer.alloc(bytes, 'a'))
+  return path
+}
+const aBackupWhoseManifestIs = (name: string, manifest: (path: string) => void): string => {
+  const backup = join(dir, name)
+  mkdirSync(backup, { recursive: true })
+  manifest(join(backup, 'manifest.json'))
+  return backup
+}
+const envFileCli = defineCli({ name: 'x', summary: 'x', flags: [] })
+
+const endlessFiles: Array<[name: string, action: () => unknown, exit: number, says: RegExp]> = [
+  ['--key-file /dev/zero', () => loadKeyFile('/dev/zero'), 2, /^--key-file \/dev\/zero is larger than 4 MiB, .*; pass the PEM public key/],
+  ['an oversized --key-file', () => loadKeyFile(oversized('big.pem', CONFIG_FILE_LIMIT + 1)), 2, /big\.pem is larger than 4 MiB/],
+  ['--kubeconfig /dev/zero', () => loadKubeConfig({ kubeconfig: '/dev/zero' }, {}, { homeDir: dir }), 2, /^kubeconfig \/dev\/zero is larger than 4 MiB, .*: fix the path/],
+  ['an oversized --kubeconfig', () => loadKubeConfig({ kubeconfig: oversized('big.yaml', CONFIG_FILE_LIMIT + 1) }, {}, { homeDir: dir }), 2, /big\.yaml is larger than 4 MiB/],
+  ['KUBECONFIG naming /dev/zero after a good file', () => loadKubeConfig({}, { KUBECONFIG: `${kubeconfigFile()}:/dev/zero` }, { homeDir: dir }), 2, /^kubeconfig \/dev\/zero is larger than 4 MiB/],
+  ['--env-file /dev/zero', () => parseCli(envFileCli, { argv: ['--env-file', '/dev/zero'], env: {}, cwd: dir }), 2, /^env file \/dev\/zero \(from --env-file\) is larger than 4 MiB/],
+  ['KTR_ENV_FILE naming an oversized file', () => parseCli(envFileCli, { argv: [], env: { KTR_ENV_FILE: oversized('big.env', CONFIG_FILE_LIMIT + 1) }, cwd: dir }), 2, /big\.env \(from KTR_ENV_FILE\) is larger than 4 MiB/],
+  ['--restore of a backup whose manifest is /dev/zero', () => readBackup(aBackupWhoseManifestIs('zero-backup', (p) => symlinkSync('/dev/zero', p))), 1, /^backup manifest .*manifest\.json is larger than 32 MiB/],
+  ['--restore of a backup with an oversized manifest', () => readBackup(aBackupWhoseManifestIs('big-backup', (p) => writeFileSync(p, Buffer.alloc(32 * 1024 * 1024 + 1, ' ')))), 1, /manifest\.json is larger than 32 MiB/],
+]
+
+/** A kubeconfig that loads, so the cap is what stops the next KUBECONFIG entry. */
+function kubeconfigFile(): string {
+  const path = join(dir, 'good.yaml')
+  writeFileSync(path, 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://c.example:6443"}}]\nusers: [{name: u, user: {}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n')
+  return path
+}
+
+describe('input files without end', () => {
+  it.each(endlessFiles)('%s → one line naming the file and the limit', async (_name, action, exit, says) => {
+    const outcome = await outcomeOf(action)
+    expect(outcome.exit).toBe(exit)
+    expect(outcome.line).toMatch(says)
+    expectClean(outcome, [])
+  })
+
+  it('refuses a backed-up object file larger than an object can be, by name', async () => {
+    const backup = aBackupWhoseManifestIs('big-object', (p) =>
+      writeFileSync(p, JSON.stringify({ version: 2, runbook: 'r', createdAt: '', cluster: 'c', objects: [{ kind: 'Secret', namespace: 'ns', name: 'a', file: 'a.json', writtenAt: '' }] })),
+    )
+    writeFileSync(join(backup, 'a.json'), Buffer.alloc(3 * 1024 * 1024 + 1, ' '))
+    const { objects } = await readBackup(backup)
+    expect(objects[0]?.object).toBeUndefined()
+    expect(objects[0]?.problem).toBe('its file a.json is larger than 3 MiB, too large to be a backed-up object')
   })
 })
