@@ -14,7 +14,7 @@ import type { V1Pod, V1Secret } from '@kubernetes/client-node'
 import type { Backup } from '../lib/backup.ts'
 import { openSession, type Session } from '../lib/cli/session.ts'
 import { defineCli, runbookMain, runMain, type ParsedCli, type Main } from '../lib/cli/index.ts'
-import { mapLimit } from '../lib/concurrency.ts'
+import { limiter, mapLimit, type Gate } from '../lib/concurrency.ts'
 import { kubectlCommand, shellQuote, toStepError, type Runbook, type StepError } from '../lib/engine/index.ts'
 import { DomainError, UsageError } from '../lib/errors.ts'
 import { REGENERATED_AT_ANNOTATION } from '../lib/annotations.ts'
@@ -32,7 +32,9 @@ import {
   type KubeletLogReading,
 } from '../lib/kubelet/read.ts'
 import { explainApiError, withApiErrors as api } from '../lib/kube/errors.ts'
-import { serverTime } from '../lib/kube/raw.ts'
+import { serverClock } from '../lib/kube/raw.ts'
+import { withWatchCache } from '../lib/kube/watch-cache.ts'
+import { sharedStatus } from '../lib/wait.ts'
 import { listTokenSecrets, parseSecretRef, readTokenSecret, TOKEN_SECRET_TYPE, type Scope } from '../lib/kube/token-secrets.ts'
 import {
   evictAndWait,
@@ -41,11 +43,13 @@ import {
   listOwnerObjects,
   listPdbs,
   listPods,
+  podStillThere,
   readWorkload,
   recreatePod,
   resourceName,
   rolloutRestart,
   waitForRollout,
+  watchScope,
   type Namespaces,
   type RestartableKind,
   type WaitSeams,
@@ -93,7 +97,7 @@ export const cli = defineCli({
       valueName: 'time|duration',
       description: 'With --kubelet-log: only lines logged since this RFC 3339 time, or this long ago (30m, 2h, 1d). Default for journal: 1h; a file or stdin is read whole unless given.',
     },
-    { name: 'max-parallel', type: 'number', valueName: 'n', default: 5, description: 'Restart at most this many workloads at a time.' },
+    { name: 'max-parallel', type: 'number', valueName: 'n', default: 32, description: 'Restarts, evictions and re-creations sent at a time; every rollout is then waited on at once, through one shared watch.' },
     { name: 'timeout', type: 'number', valueName: 'seconds', default: 300, description: 'Deadline for each rollout, eviction or re-creation.' },
     {
       name: 'backup-dir',
@@ -169,6 +173,8 @@ export interface Ctx extends Session {
   /** Saves run one after another (see save). */
   backupQueue: Promise<unknown>
   seams?: WaitSeams
+  /** While restart-workloads runs: what bounds its writes (--max-parallel), and the API server's clock. */
+  restarting?: { writes: Gate; clock: () => Date }
   found?: Discovery
   owners?: OwnerIndex
   plan?: RestartPlan
@@ -245,7 +251,7 @@ export const runbook: Runbook<Ctx> = {
       apply: async (ctx) => {
         const plan = ctx.plan!
         const todo = actionable(plan)
-        const done = await mapLimit(todo, ctx.maxParallel, (item) => execute(ctx, item))
+        const done = await restartAll(ctx, todo)
         // In plan order, with the items left alone (refused, skipped, reported) in their place.
         const byItem = new Map(todo.map((item, i) => [item, done[i]!]))
         ctx.results = plan.items.map((item) => byItem.get(item) ?? leftAlone(item))
@@ -528,18 +534,43 @@ async function save(ctx: Ctx, kind: string, object: Parameters<Backup['save']>[1
   return entry.file
 }
 
-async function restartWorkload(ctx: Ctx, item: RestartItem): Promise<Done> {
-  const workload = workloadOf(item)
-  let current
+/**
+ * Every item at once: the waits read one shared watch cache and send no
+ * requests, so only the writes are bounded (--max-parallel).
+ */
+async function restartAll(ctx: Ctx, todo: readonly RestartItem[]): Promise<RestartResult[]> {
+  // The cluster's clock, as the regenerated-at stamps it is compared with (lib/workloads/restarted-at.ts).
+  ctx.restarting = { writes: limiter(ctx.maxParallel), clock: await serverClock(ctx.kube.kc, ctx.now) }
+  const output = ctx.output
+  ctx.output = sharedStatus(output)
   try {
-    current = await readWorkload(ctx.kube, workload)
+    const scope = watchScope(ctx.where, todo.map((item) => item.owner.namespace))
+    return await withWatchCache(ctx.kube, scope, () => Promise.all(todo.map((item) => execute(ctx, item))))
+  } finally {
+    delete ctx.restarting
+    ctx.output = output
+  }
+}
+
+/** The workload as the plan listed it (no GET per workload), for its backup; read only when the plan has not got it. */
+async function plannedWorkload(ctx: Ctx, workload: ReturnType<typeof workloadOf>) {
+  const key = `${workload.namespace}/${workload.name}`
+  const listed = { Deployment: ctx.owners?.deployments, StatefulSet: ctx.owners?.statefulSets, DaemonSet: ctx.owners?.daemonSets }[workload.kind]?.get(key)
+  if (listed) return listed
+  try {
+    return await readWorkload(ctx.kube, workload)
   } catch (err) {
     if (isNotFound(err)) throw new DomainError(`${resourceName(workload)} in ${workload.namespace} is gone: it was deleted since the plan was made; rerun to plan again`, { cause: err })
     throw err
   }
-  await save(ctx, workload.kind, current)
-  // The cluster's clock, as the regenerated-at stamps it is compared with (lib/workloads/restarted-at.ts).
-  const restartedAt = await rolloutRestart(ctx.kube, workload, await serverTime(ctx.kube.kc, ctx.now))
+}
+
+async function restartWorkload(ctx: Ctx, item: RestartItem): Promise<Done> {
+  const workload = workloadOf(item)
+  await save(ctx, workload.kind, await plannedWorkload(ctx, workload))
+  const { writes, clock } = ctx.restarting ?? { writes: limiter(1), clock: ctx.now }
+  // A workload deleted since the plan fails here (rolloutRestart names it).
+  const restartedAt = await writes(() => rolloutRestart(ctx.kube, workload, clock()))
   const done = await rolloutOf(ctx, item, restartedAt)
   return { outcome: ResultOutcomes.restarted, detail: `restarted at ${restartedAt}: ${done.detail}`, replacements: done.pods }
 }
@@ -568,15 +599,14 @@ async function awaitRestart(ctx: Ctx, item: RestartItem): Promise<Done> {
   return { outcome: ResultOutcomes.waited, detail: `already restarted at ${restartedAt}, not restarted again: ${done.detail}`, replacements: done.pods }
 }
 
-/** Reads a pod again; undefined when it is gone or another pod took its name. */
+/**
+ * The pod as discovery listed it (for its backup), if the shared watch cache
+ * still has it under that uid; undefined when it is gone or another pod took
+ * its name. No GET per pod.
+ */
 async function currentPod(ctx: Ctx, pod: PodRef): Promise<V1Pod | undefined> {
-  try {
-    const current = await ctx.kube.core.readNamespacedPod({ namespace: pod.namespace, name: pod.name })
-    return current.metadata?.uid === pod.uid ? current : undefined
-  } catch (err) {
-    if (isNotFound(err)) return undefined
-    throw err
-  }
+  if (!(await podStillThere(ctx.kube, pod))) return undefined
+  return ctx.found?.pods.find((p) => p.metadata?.uid === pod.uid) ?? (await ctx.kube.core.readNamespacedPod({ namespace: pod.namespace, name: pod.name }))
 }
 
 async function evictPods(ctx: Ctx, item: RestartItem): Promise<Done> {
@@ -595,6 +625,7 @@ async function evictPods(ctx: Ctx, item: RestartItem): Promise<Done> {
       output: ctx.output,
       kubectlArgs: ctx.kubectlArgs,
       ...(ctx.seams ? { seams: ctx.seams } : {}),
+      ...(ctx.restarting ? { gate: ctx.restarting.writes } : {}),
     })
     if (result.outcome === 'evicted') evicted++
     for (const r of result.replacements) if (!replacements.some((p) => p.uid === r.uid)) replacements.push(r)
@@ -616,6 +647,7 @@ async function recreateBarePod(ctx: Ctx, item: RestartItem): Promise<Done> {
     output: ctx.output,
     kubectlArgs: ctx.kubectlArgs,
     ...(ctx.seams ? { seams: ctx.seams } : {}),
+    ...(ctx.restarting ? { gate: ctx.restarting.writes } : {}),
   })
   return { outcome: ResultOutcomes.recreated, detail: `re-created with uid ${created.uid} (backup ${backupFile})`, replacements: [created] }
 }
