@@ -88,7 +88,8 @@ export const runbook: Runbook<Ctx> = {
         return { needed: missing.length > 0, summary: missing.length ? `${missing.length} Secret(s) to back up to ${ctx.backup.dir}` : 'nothing to back up' }
       },
       apply: async (ctx) => {
-        for (const secret of ctx.targets) await ctx.backup.save('Secret', secret)
+        // All at once: Backup bounds its file writes and commits the manifest once per batch.
+        await Promise.all(ctx.targets.map((secret) => ctx.backup.save('Secret', secret)))
         return { summary: `backed up ${ctx.targets.length} Secret(s) to ${ctx.backup.dir}` }
       },
       verify: async (ctx) => {

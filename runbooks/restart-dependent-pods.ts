@@ -522,14 +522,11 @@ async function execute(ctx: Ctx, item: RestartItem): Promise<RestartResult> {
 type Done = Pick<RestartResult, 'outcome' | 'detail' | 'replacements'>
 
 /**
- * Backs an object up before it is changed. One save at a time: Backup
- * rewrites one manifest through one temporary file, so concurrent saves from
- * parallel restarts would race on it.
+ * Backs an object up before it is changed. Concurrent saves are safe: Backup
+ * commits its manifest once per batch of them (lib/backup.ts).
  */
 async function save(ctx: Ctx, kind: string, object: Parameters<Backup['save']>[1]): Promise<string> {
-  const saved = ctx.backupQueue.then(() => ctx.backup.save(kind, object))
-  ctx.backupQueue = saved.catch(() => undefined)
-  const entry = await saved
+  const entry = await ctx.backup.save(kind, object)
   ctx.backupUsed = true
   return entry.file
 }
