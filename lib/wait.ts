@@ -183,10 +183,22 @@ export interface ChangeWaitOptions<T> {
   hint?: string
   /** Changes within this many ms are looked at once (default 200 ms). */
   coalesceMs?: number
-  /** Looks again at least this often, for the progress line (default 2 s). */
+  /** Looks again at least this often, for the progress line (default 5 s). */
   intervalMs?: number
+  /**
+   * `total` (default): fail `timeoutMs` after the start. `progress`: fail
+   * only after `timeoutMs` without any change in the progress it reports, as
+   * a Deployment's progressDeadlineSeconds does: a wait queued behind a
+   * thousand others is slow, not stuck.
+   */
+  deadline?: 'total' | 'progress'
   now?: () => number
   everyMs?: number
+}
+
+/** A progress deadline that passed: nothing changed for `ms`. */
+export function stalledError(what: string, ms: number, progress?: string, hint = DEFAULT_WAIT_HINT): DomainError {
+  return new DomainError(`no progress for ${formatDuration(ms)} waiting for ${what}${progress ? ` (${progress})` : ''}; ${hint}`)
 }
 
 /**
@@ -202,12 +214,21 @@ export function waitForChanges<T>(opts: ChangeWaitOptions<T>): Promise<WaitState
   return new Promise((resolve, reject) => {
     let pending: ReturnType<typeof setTimeout> | undefined
     let settled = false
+    let lastProgress: string | undefined
     const stop = () => {
       settled = true
       clearTimeout(pending)
       clearTimeout(deadline)
       clearInterval(interval)
       unsubscribe()
+    }
+    const expire = () => {
+      if (settled) return
+      look()
+      if (settled) return
+      stop()
+      ticker.done()
+      reject(opts.deadline === 'progress' ? stalledError(what, timeoutMs, ticker.last, hint) : timeoutError(what, timeoutMs, ticker.last, hint))
     }
     const look = () => {
       pending = undefined
@@ -221,7 +242,15 @@ export function waitForChanges<T>(opts: ChangeWaitOptions<T>): Promise<WaitState
         return reject(err)
       }
       const progress = state.ready !== undefined && state.total !== undefined ? { ready: state.ready, total: state.total } : state.note
-      if (!state.done) return ticker.update(progress ?? 'not yet')
+      if (!state.done) {
+        const text = describeProgress(progress ?? 'not yet')
+        if (opts.deadline === 'progress' && text !== lastProgress && lastProgress !== undefined) {
+          clearTimeout(deadline)
+          deadline = setTimeout(expire, timeoutMs)
+        }
+        lastProgress = text
+        return ticker.update(progress ?? 'not yet')
+      }
       stop()
       ticker.done(`${what}: ${progress === undefined ? 'done' : describeProgress(progress)} after ${formatDuration(ticker.elapsed())}`)
       resolve(state)
@@ -229,15 +258,8 @@ export function waitForChanges<T>(opts: ChangeWaitOptions<T>): Promise<WaitState
     const unsubscribe = opts.subscribe(() => {
       pending ??= setTimeout(look, opts.coalesceMs ?? 200)
     })
-    const interval = setInterval(look, opts.intervalMs ?? 2_000)
-    const deadline = setTimeout(() => {
-      if (settled) return
-      look()
-      if (settled) return
-      stop()
-      ticker.done()
-      reject(timeoutError(what, timeoutMs, ticker.last, hint))
-    }, timeoutMs)
+    const interval = setInterval(look, opts.intervalMs ?? 5_000)
+    let deadline = setTimeout(expire, timeoutMs)
     look()
   })
 }

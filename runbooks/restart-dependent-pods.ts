@@ -98,7 +98,7 @@ export const cli = defineCli({
       description: 'With --kubelet-log: only lines logged since this RFC 3339 time, or this long ago (30m, 2h, 1d). Default for journal: 1h; a file or stdin is read whole unless given.',
     },
     { name: 'max-parallel', type: 'number', valueName: 'n', default: 32, description: 'Restarts, evictions and re-creations sent at a time; every rollout is then waited on at once, through one shared watch.' },
-    { name: 'timeout', type: 'number', valueName: 'seconds', default: 300, description: 'Deadline for each rollout, eviction or re-creation.' },
+    { name: 'timeout', type: 'number', valueName: 'seconds', default: 300, description: 'Each rollout, eviction or re-creation fails after this long without progress.' },
     {
       name: 'backup-dir',
       type: 'string',

@@ -255,6 +255,8 @@ export async function waitForRollout(kube: Kube, wait: RolloutWait): Promise<Rol
       timeoutMs: wait.timeoutMs,
       output,
       hint,
+      // Every rollout runs at once: a slow one behind the others is not a stuck one.
+      deadline: 'progress',
       ...changeSeams(wait.seams),
       subscribe: (onChange) =>
         cache.subscribe(w.namespace, (change) => {
@@ -382,9 +384,6 @@ export interface EvictWait {
 export async function evictAndWait(kube: Kube, wait: EvictWait): Promise<{ outcome: 'evicted' | 'gone'; replacements: PodRef[] }> {
   const { pod, output } = wait
   const { namespace, name, uid } = podRef(pod)
-  const now = wait.seams?.now ?? Date.now
-  const start = now()
-  const remaining = () => Math.max(1, wait.timeoutMs - (now() - start))
   const controllerUid = controllerOf(pod.metadata)?.uid
   const ofController = (p: V1Pod) => controllerUid !== undefined && controllerOf(p.metadata)?.uid === controllerUid
   return withWatchCache(kube, { all: false, namespaces: [namespace] }, async (cache) => {
@@ -410,9 +409,10 @@ export async function evictAndWait(kube: Kube, wait: EvictWait): Promise<{ outco
 
     const replaced = await waitForChanges<PodRef[]>({
       what: `pod ${namespace}/${name} to be replaced`,
-      timeoutMs: remaining(),
+      timeoutMs: wait.timeoutMs,
       output,
       hint: `see why with ${kubectlCommand(...(wait.kubectlArgs ?? []), 'get', 'events', '-n', namespace, '--sort-by=.lastTimestamp')}; then rerun (pods already replaced are not evicted again)`,
+      deadline: 'progress',
       ...changeSeams(wait.seams),
       subscribe: (onChange) => cache.subscribe(namespace, (change) => change.resource === CachedResource.pods && onChange()),
       evaluate: () => replacementState(pods(), uid, ofController, readyBefore, controllerUid !== undefined),
@@ -456,9 +456,6 @@ export async function recreatePod(kube: Kube, wait: RecreateWait): Promise<PodRe
   const { pod, output } = wait
   const { namespace, name, uid } = podRef(pod)
   const args = wait.kubectlArgs ?? []
-  const now = wait.seams?.now ?? Date.now
-  const start = now()
-  const remaining = () => Math.max(1, wait.timeoutMs - (now() - start))
   return withWatchCache(kube, { all: false, namespaces: [namespace] }, async (cache) => {
     await cache.ready(CachedResource.pods, namespace)
     const read = () => cache.get<V1Pod>(CachedResource.pods, namespace, name)
@@ -472,9 +469,10 @@ export async function recreatePod(kube: Kube, wait: RecreateWait): Promise<PodRe
     }
     const gone = await waitForChanges<V1Pod | undefined>({
       what: `bare pod ${namespace}/${name} to be deleted`,
-      timeoutMs: remaining(),
+      timeoutMs: wait.timeoutMs,
       output,
       hint: `see what holds it (finalizers, a stopped node) with ${kubectlCommand(...args, 'get', 'pod', name, '-n', namespace, '-o', 'yaml')}; then rerun`,
+      deadline: 'progress',
       ...changeSeams(wait.seams),
       subscribe,
       evaluate: () => deletionState(read(), uid),
@@ -482,24 +480,30 @@ export async function recreatePod(kube: Kube, wait: RecreateWait): Promise<PodRe
     if (gone.value) return podRef(gone.value)
 
     const restore = wait.backupFile ? `; create it from the backup: ${kubectlCommand(...args, 'create', '-f', wait.backupFile)} (after removing status and metadata.uid/resourceVersion)` : ''
-    let created: V1Pod
-    try {
-      created = await through(wait.gate, () => kube.core.createNamespacedPod({ namespace, body: wait.replacement }))
-    } catch (err) {
-      const reason = statusBody(err).message ?? (err instanceof Error ? err.message : String(err))
-      throw new DomainError(`bare pod ${namespace}/${name} was deleted but could not be created again: ${reason}${restore}`, { cause: err })
+    for (let attempt = 1; ; attempt++) {
+      let created: V1Pod
+      try {
+        created = await through(wait.gate, () => kube.core.createNamespacedPod({ namespace, body: wait.replacement }))
+      } catch (err) {
+        const reason = statusBody(err).message ?? (err instanceof Error ? err.message : String(err))
+        throw new DomainError(`bare pod ${namespace}/${name} was deleted but could not be created again: ${reason}${restore}`, { cause: err })
+      }
+      const running = runningState(created.metadata?.uid ?? '', `re-created pod ${namespace}/${name} was replaced by another pod of that name before it ran${restore}`)
+      const outcome = await waitForChanges<'running' | 'vanished'>({
+        what: `re-created pod ${namespace}/${name} to run`,
+        timeoutMs: wait.timeoutMs,
+        output,
+        hint: `see why with ${kubectlCommand(...args, 'describe', 'pod', name, '-n', namespace)}; then rerun`,
+        deadline: 'progress',
+        ...changeSeams(wait.seams),
+        subscribe,
+        evaluate: () => running(read()),
+      })
+      if (outcome.value !== 'vanished') return podRef(created)
+      // Deleted by name by whoever still acted on the old pod (a lagging kubelet or kwok): ours to put back, a few times.
+      if (attempt >= RECREATE_ATTEMPTS) throw new DomainError(`re-created pod ${namespace}/${name} was deleted before it ran, ${attempt} times; find out what deletes it (kubectl get events -n ${namespace}), then rerun${restore}`)
+      output.warn(`re-created pod ${namespace}/${name} was deleted before it ran; creating it again (attempt ${attempt + 1} of ${RECREATE_ATTEMPTS})`)
     }
-    const running = runningState(created.metadata?.uid ?? '', `re-created pod ${namespace}/${name} disappeared before it ran${restore}`)
-    await waitForChanges({
-      what: `re-created pod ${namespace}/${name} to run`,
-      timeoutMs: remaining(),
-      output,
-      hint: `see why with ${kubectlCommand(...args, 'describe', 'pod', name, '-n', namespace)}; then rerun`,
-      ...changeSeams(wait.seams),
-      subscribe,
-      evaluate: () => running(read()),
-    })
-    return podRef(created)
   })
 }
 
@@ -509,18 +513,22 @@ export function deletionState(current: V1Pod | undefined, uid: string): WaitStat
   return { done: true, note: current ? 'replaced by someone else' : 'deleted', value: current }
 }
 
+/** How many times a re-created bare pod is put back when something deletes it before it runs. */
+export const RECREATE_ATTEMPTS = 3
+
 /**
- * The check that a pod we created runs. Until the cache has seen it, its
- * absence is only the watch lagging; once seen, absence or another uid means
- * it disappeared, which fails with `gone`.
+ * The check that a pod we created runs. Before the watch shows it, its
+ * absence is the watch lagging; once shown, its absence means it was
+ * deleted (`vanished`: the caller may create it again). Another pod under
+ * its name means someone replaced it, which fails with `replaced`.
  */
-export function runningState(newUid: string, gone: string): (current: V1Pod | undefined) => WaitState {
+export function runningState(newUid: string, replaced: string): (current: V1Pod | undefined) => WaitState<'running' | 'vanished'> {
   let seen = false
   return (current) => {
-    if (current?.metadata?.uid === newUid) seen = true
-    else if (seen || current !== undefined) throw new DomainError(gone)
-    else return { done: false, note: 'created, not yet seen by the watch' }
+    if (current === undefined) return seen ? { done: true, note: 'deleted before it ran', value: 'vanished' } : { done: false, note: 'created, not in the watch cache yet' }
+    if (current.metadata?.uid !== newUid) throw new DomainError(replaced)
+    seen = true
     const phase = current.status?.phase ?? 'Pending'
-    return { done: phase === 'Running' || phase === 'Succeeded', note: phase }
+    return phase === 'Running' || phase === 'Succeeded' ? { done: true, note: phase, value: 'running' } : { done: false, note: phase }
   }
 }

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { DomainError } from '../../lib/errors.ts'
 import { createOutput, memorySink } from '../../lib/output.ts'
-import { createTicker, formatDuration, sharedStatus, waitForChanges, waitWithProgress, withDeadline, type WaitState } from '../../lib/wait.ts'
+import { createTicker, DEFAULT_WAIT_HINT, formatDuration, sharedStatus, waitForChanges, waitWithProgress, withDeadline, type WaitState } from '../../lib/wait.ts'
 
 function makeOutput(isTTY: boolean) {
   const stderr = memorySink(isTTY)
@@ -215,6 +215,40 @@ describe('waitForChanges', () => {
       subscribe: () => () => undefined,
     })
     await expect(failing).rejects.toThrow('deleted')
+  })
+})
+
+describe('waitForChanges with a progress deadline', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('restarts the deadline whenever the progress changes, and says it stalled', async () => {
+    vi.useFakeTimers()
+    const { output } = makeOutput(false)
+    let state: WaitState = { done: false, ready: 0, total: 3 }
+    let fire = () => {}
+    const run = waitForChanges({
+      what: 'pods of web',
+      timeoutMs: 5_000,
+      output,
+      deadline: 'progress',
+      evaluate: () => state,
+      subscribe: (onChange) => {
+        fire = onChange
+        return () => undefined
+      },
+    })
+    run.catch(() => undefined)
+    for (const ready of [1, 2]) {
+      await vi.advanceTimersByTimeAsync(4_000)
+      state = { done: false, ready, total: 3 }
+      fire()
+    }
+    await vi.advanceTimersByTimeAsync(4_000)
+    state = { ...state }
+    await vi.advanceTimersByTimeAsync(1_500)
+    await expect(run).rejects.toThrow(new DomainError(`no progress for 5s waiting for pods of web (2/3 ready); ${DEFAULT_WAIT_HINT}`))
   })
 })
 

@@ -255,13 +255,17 @@ describe('waitForRollout', () => {
     await expect(run).rejects.toThrow(/deployment\/web in default was deleted during its rollout/)
   })
 
-  it('ends at the deadline with an error naming the workload and how far it got', async () => {
-    const cluster = fakeCluster({ deployments: [deployment({ replicas: 2, updatedReplicas: 1 })], pods: [oldPod, ...newPods] })
+  it('fails after the deadline without progress, naming the workload and how far it got; progress restarts the deadline', async () => {
+    const cluster = fakeCluster({ deployments: [deployment({ replicas: 2, updatedReplicas: 0 })], pods: [oldPod, ...newPods] })
     const { run } = wait(cluster.kube, 10_000)
-    await vi.advanceTimersByTimeAsync(10_500)
+    await vi.advanceTimersByTimeAsync(8_000)
+    cluster.emit('deployments', 'MODIFIED', deployment({ replicas: 2, updatedReplicas: 1 }))
+    await vi.advanceTimersByTimeAsync(8_000)
+    expect(cluster.openWatches()).toBe(2)
+    await vi.advanceTimersByTimeAsync(3_000)
     const err = await run.catch((e: unknown) => e)
     expect(err).toBeInstanceOf(DomainError)
-    expect((err as Error).message).toMatch(/^timed out after 10s waiting for rollout of deployment\/web in default \(1 of 2 replicas updated; 1 old pod\(s\) still there: web-old\); see what holds it up/)
+    expect((err as Error).message).toMatch(/^no progress for 10s waiting for rollout of deployment\/web in default \(1 of 2 replicas updated; 1 old pod\(s\) still there: web-old\); see what holds it up/)
     expect(cluster.openWatches()).toBe(0)
   })
 })
@@ -333,6 +337,26 @@ describe('recreatePod', () => {
     expect(readNamespacedPod).not.toHaveBeenCalled()
   })
 
+  it('creates the pod again when something deletes it by name before it runs (a kubelet acting on the old pod)', async () => {
+    const pod = makePod('lonely', { uid: 'old' })
+    const uids = ['new-1', 'new-2']
+    const createNamespacedPod = vi.fn(async () => makePod('lonely', { uid: uids.shift()!, phase: 'Pending' }))
+    const cluster = fakeCluster({ pods: [pod] }, { core: { deleteNamespacedPod: async () => ({}), createNamespacedPod } })
+    const { output: out, stderr } = output()
+    const run = recreatePod(cluster.kube, { pod, replacement: recreatedPodSpec(pod), timeoutMs: 30_000, output: out })
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    cluster.emit('pods', 'DELETED', pod)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    cluster.emit('pods', 'ADDED', makePod('lonely', { uid: 'new-1', phase: 'Pending' }))
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    cluster.emit('pods', 'DELETED', makePod('lonely', { uid: 'new-1', phase: 'Pending' }))
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    cluster.emit('pods', 'ADDED', makePod('lonely', { uid: 'new-2' }))
+    expect(await run).toEqual({ namespace: 'default', name: 'lonely', uid: 'new-2' })
+    expect(createNamespacedPod).toHaveBeenCalledTimes(2)
+    expect(stderr.text()).toContain('re-created pod default/lonely was deleted before it ran; creating it again (attempt 2 of 3)')
+  })
+
   it('names the backup when the pod was deleted but cannot be created again', async () => {
     const pod = makePod('lonely', { uid: 'old' })
     const cluster = fakeCluster(
@@ -367,16 +391,16 @@ describe('deletionState and runningState', () => {
     expect(deletionState(other, 'old')).toMatchObject({ done: true, note: 'replaced by someone else', value: other })
   })
 
-  it('a created pod the watch has not shown yet is awaited; once seen, its disappearance fails', () => {
-    const running = runningState('new', 'it disappeared')
-    expect(running(undefined)).toEqual({ done: false, note: 'created, not yet seen by the watch' })
+  it('a created pod the watch has not shown yet is awaited; one it showed and then lost was deleted (vanished)', () => {
+    const running = runningState('new', 'replaced')
+    expect(running(undefined)).toEqual({ done: false, note: 'created, not in the watch cache yet' })
     expect(running(makePod('p', { uid: 'new', phase: 'Pending' }))).toEqual({ done: false, note: 'Pending' })
-    expect(running(makePod('p', { uid: 'new' }))).toEqual({ done: true, note: 'Running' })
-    expect(() => running(undefined)).toThrow('it disappeared')
+    expect(running(makePod('p', { uid: 'new' }))).toEqual({ done: true, note: 'Running', value: 'running' })
+    expect(running(undefined)).toEqual({ done: true, note: 'deleted before it ran', value: 'vanished' })
   })
 
   it('a created pod replaced by another uid fails', () => {
-    expect(() => runningState('new', 'it disappeared')(makePod('p', { uid: 'other' }))).toThrow('it disappeared')
+    expect(() => runningState('new', 'replaced')(makePod('p', { uid: 'other' }))).toThrow('replaced')
   })
 })
 
