@@ -34,7 +34,7 @@ export const cli = defineCli({
     },
     { name: 'backup-dir', type: 'string', valueName: 'dir', description: 'Where to back up each Secret before changing it (default: ~/.local/state/kube-token-runbooks/backups/<time>).' },
     { name: 'timeout', type: 'number', default: 120, valueName: 'seconds', description: 'How long to wait for the tokens controller to refill the Secrets.' },
-    { name: 'max-parallel', type: 'number', default: 10, valueName: 'n', description: 'Secrets changed (and verified) at once.' },
+    { name: 'max-parallel', type: 'number', default: 32, valueName: 'n', description: 'Secrets changed (and verified) at once.' },
     KEY_FILE_FLAG,
   ],
   examples: [
