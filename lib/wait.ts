@@ -171,3 +171,114 @@ export async function waitWithProgress<T>(opts: WaitOptions<T>): Promise<WaitSta
     await sleep(Math.min(intervalMs, Math.max(0, timeoutMs - ticker.elapsed())))
   }
 }
+
+export interface ChangeWaitOptions<T> {
+  what: string
+  timeoutMs: number
+  output: Output
+  /** One look at the state as last seen (no request): throws to fail the wait. */
+  evaluate: () => WaitState<T>
+  /** Registers `onChange` for every change that may matter; returns the unsubscribe. */
+  subscribe: (onChange: () => void) => () => void
+  hint?: string
+  /** Changes within this many ms are looked at once (default 200 ms). */
+  coalesceMs?: number
+  /** Looks again at least this often, for the progress line (default 5 s). */
+  intervalMs?: number
+  /**
+   * `total` (default): fail `timeoutMs` after the start. `progress`: fail
+   * only after `timeoutMs` without any change in the progress it reports, as
+   * a Deployment's progressDeadlineSeconds does: a wait queued behind a
+   * thousand others is slow, not stuck.
+   */
+  deadline?: 'total' | 'progress'
+  now?: () => number
+  everyMs?: number
+}
+
+/** A progress deadline that passed: nothing changed for `ms`. */
+export function stalledError(what: string, ms: number, progress?: string, hint = DEFAULT_WAIT_HINT): DomainError {
+  return new DomainError(`no progress for ${formatDuration(ms)} waiting for ${what}${progress ? ` (${progress})` : ''}; ${hint}`)
+}
+
+/**
+ * Waits on a watch rather than polling: `evaluate` runs at once, after each
+ * burst of changes `subscribe` reports, and every `intervalMs`, until it
+ * says done, throws, or the deadline passes (a DomainError naming what it
+ * waited for and how far it got, as waitWithProgress).
+ */
+export function waitForChanges<T>(opts: ChangeWaitOptions<T>): Promise<WaitState<T>> {
+  const { what, timeoutMs, output, hint } = opts
+  const now = opts.now ?? Date.now
+  const ticker = createTicker({ output, what, timeoutMs, now, ...(opts.everyMs === undefined ? {} : { everyMs: opts.everyMs }) })
+  return new Promise((resolve, reject) => {
+    let pending: ReturnType<typeof setTimeout> | undefined
+    let settled = false
+    let lastProgress: string | undefined
+    const stop = () => {
+      settled = true
+      clearTimeout(pending)
+      clearTimeout(deadline)
+      clearInterval(interval)
+      unsubscribe()
+    }
+    const expire = () => {
+      if (settled) return
+      look()
+      if (settled) return
+      stop()
+      ticker.done()
+      reject(opts.deadline === 'progress' ? stalledError(what, timeoutMs, ticker.last, hint) : timeoutError(what, timeoutMs, ticker.last, hint))
+    }
+    const look = () => {
+      pending = undefined
+      if (settled) return
+      let state: WaitState<T>
+      try {
+        state = opts.evaluate()
+      } catch (err) {
+        stop()
+        ticker.done()
+        return reject(err)
+      }
+      const progress = state.ready !== undefined && state.total !== undefined ? { ready: state.ready, total: state.total } : state.note
+      if (!state.done) {
+        const text = describeProgress(progress ?? 'not yet')
+        if (opts.deadline === 'progress' && text !== lastProgress && lastProgress !== undefined) {
+          clearTimeout(deadline)
+          deadline = setTimeout(expire, timeoutMs)
+        }
+        lastProgress = text
+        return ticker.update(progress ?? 'not yet')
+      }
+      stop()
+      ticker.done(`${what}: ${progress === undefined ? 'done' : describeProgress(progress)} after ${formatDuration(ticker.elapsed())}`)
+      resolve(state)
+    }
+    const unsubscribe = opts.subscribe(() => {
+      pending ??= setTimeout(look, opts.coalesceMs ?? 200)
+    })
+    const interval = setInterval(look, opts.intervalMs ?? 5_000)
+    let deadline = setTimeout(expire, timeoutMs)
+    look()
+  })
+}
+
+/**
+ * The output for many waits at once: their status lines share one budget,
+ * at most one line per `everyMs` off a terminal (the latest wins), so a
+ * thousand concurrent rollouts print one progress line per 10 s, not a
+ * hundred per second. Everything else passes through.
+ */
+export function sharedStatus(output: Output, everyMs = 10_000, now: () => number = Date.now): Output {
+  let lastPrinted: number | undefined
+  return {
+    ...output,
+    status(line) {
+      const t = now()
+      if (!output.isTTY && lastPrinted !== undefined && t - lastPrinted < everyMs) return
+      lastPrinted = t
+      output.status(line)
+    },
+  }
+}

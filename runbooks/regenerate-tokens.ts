@@ -33,7 +33,7 @@ export const cli = defineCli({
     },
     { name: 'backup-dir', type: 'string', valueName: 'dir', description: 'Where to back up each Secret before changing it (default: ~/.local/state/kube-token-runbooks/backups/<time>).' },
     { name: 'timeout', type: 'number', default: 120, valueName: 'seconds', description: 'How long to wait for the tokens controller to refill the Secrets.' },
-    { name: 'max-parallel', type: 'number', default: 10, valueName: 'n', description: 'Secrets changed (and verified) at once.' },
+    { name: 'max-parallel', type: 'number', default: 32, valueName: 'n', description: 'Secrets changed (and verified) at once.' },
     KEY_FILE_FLAG,
   ],
   examples: [
@@ -92,7 +92,8 @@ const backUpSecrets: Step<Ctx, SecretsPlan> = {
     return { needed: missing.length > 0, summary: missing.length ? `${missing.length} Secret(s) to back up to ${ctx.backup.dir}` : 'nothing to back up', plan: { targets } }
   },
   apply: async (ctx, { targets }) => {
-    for (const secret of targets) await ctx.backup.save('Secret', secret)
+    // All at once: Backup bounds its file writes and commits the manifest once per batch.
+    await Promise.all(targets.map((secret) => ctx.backup.save('Secret', secret)))
     return { summary: `backed up ${targets.length} Secret(s) to ${ctx.backup.dir}` }
   },
   verify: async (ctx, { targets }) => {

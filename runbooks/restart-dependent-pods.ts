@@ -22,9 +22,8 @@ import { checkFlags, contextOf, NO_UPSTREAM, type Ctx } from '../lib/restart/con
 import { discover, type Discovery } from '../lib/restart/discover.ts'
 import { restartAll, type Restarted } from '../lib/restart/execute.ts'
 import { readLogFlag } from '../lib/restart/kubelet-log.ts'
-import { planFor } from '../lib/restart/plan.ts'
+import { planFor, planOnly, type Planned } from '../lib/restart/plan.ts'
 import { provePodsAfter, replacedPodsGone, type PodsProof } from '../lib/restart/prove.ts'
-import type { RestartPlan } from '../lib/workloads/restart-plan.ts'
 import { actionable } from '../lib/workloads/restart-results.ts'
 import { ownerLabel } from '../lib/workloads/owners.ts'
 
@@ -67,8 +66,8 @@ export const cli = defineCli({
       valueName: 'time|duration',
       description: 'With --kubelet-log: only lines logged since this RFC 3339 time, or this long ago (30m, 2h, 1d). Default for journal: 1h; a file or stdin is read whole unless given.',
     },
-    { name: 'max-parallel', type: 'number', valueName: 'n', default: 5, description: 'Restart at most this many workloads at a time.' },
-    { name: 'timeout', type: 'number', valueName: 'seconds', default: 300, description: 'Deadline for each rollout, eviction or re-creation.' },
+    { name: 'max-parallel', type: 'number', valueName: 'n', default: 32, description: 'Restarts, evictions and re-creations sent at a time; every rollout is then waited on at once, through one shared watch.' },
+    { name: 'timeout', type: 'number', valueName: 'seconds', default: 300, description: 'Each rollout, eviction or re-creation fails after this long without progress.' },
     {
       name: 'backup-dir',
       type: 'string',
@@ -101,7 +100,7 @@ export const findDependentPods: Step<Ctx, Discovery> = {
   },
 }
 
-export const planRestarts: Step<Ctx, RestartPlan> = {
+export const planRestarts: Step<Ctx, Planned> = {
   id: 'plan-restarts',
   title: 'Plan the restarts, per owner',
   description:
@@ -115,7 +114,7 @@ export const planRestarts: Step<Ctx, RestartPlan> = {
   },
 }
 
-export const restartWorkloads: Step<Ctx, RestartPlan, Restarted> = {
+export const restartWorkloads: Step<Ctx, Planned, Restarted> = {
   id: 'restart-workloads',
   title: 'Restart the workloads and wait for them',
   description:
@@ -185,7 +184,7 @@ function restartRun(ctx: Readonly<Ctx>, found: Findings): RestartRun {
     ...(ctx.boundBefore ? { boundBefore: ctx.boundBefore } : {}),
     ...(ctx.kubeletLog ? { kubeletLog: ctx.kubeletLog } : {}),
     ...(discovery ? { found: discovery } : {}),
-    ...(plan ? { plan } : {}),
+    ...(plan ? { plan: planOnly(plan) } : {}),
     ...(restarted ? { restarted } : {}),
     ...(remaining ? { remaining } : {}),
   }

@@ -66,3 +66,14 @@ export async function serverTime(kc: KubeConfig, fallback: () => Date): Promise<
   const parsed = res.date ? Date.parse(res.date) : Number.NaN
   return Number.isNaN(parsed) ? fallback() : new Date(parsed + 1000)
 }
+
+/**
+ * The API server's clock as serverTime reads it, asked once: later readings
+ * add the time elapsed here, so a thousand restarts cost one request, and
+ * each reading stays at or after the server's time (serverTime rounds up).
+ */
+export async function serverClock(kc: KubeConfig, fallback: () => Date, elapsed: () => number = () => performance.now(), read = serverTime): Promise<() => Date> {
+  const t0 = elapsed()
+  const server = (await read(kc, fallback)).getTime()
+  return () => new Date(server + (elapsed() - t0))
+}

@@ -3,28 +3,24 @@
 // replace a pod (rollout restart, eviction, re-creating a bare pod); and the
 // waits that prove each replacement happened, every one with a deadline and
 // a progress line. Decisions live in lib/workloads (pure); this module only
-// reads, writes and waits.
-import type {
-  CoreV1Event,
-  V1DaemonSet,
-  V1Deployment,
-  V1LabelSelector,
-  V1Pod,
-  V1PodDisruptionBudget,
-  V1StatefulSet,
-} from '@kubernetes/client-node'
-import { mapLimit } from '../concurrency.ts'
+// reads, writes and waits. The waits read the shared watch cache
+// (watch-cache.ts), so they send no requests of their own.
+import type { CoreV1Event, V1LabelSelector, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node'
+import { mapLimit, type Gate } from '../concurrency.ts'
 import { kubectlCommand } from '../engine/kubectl.ts'
-import { waitWithProgress, type WaitState } from '../wait.ts'
+import { waitForChanges, waitWithProgress, type ChangeWaitOptions, type WaitState } from '../wait.ts'
 import { DomainError } from '../errors.ts'
 import type { Output } from '../output.ts'
 import { podRef, type PodRef } from '../workloads/keys.ts'
 import { controllerOf, type OwnerObjects } from '../workloads/owners.ts'
 import { restartPatch, restartedAtValue } from '../workloads/restarted-at.ts'
 import { evictionBody } from '../workloads/restart-plan.ts'
-import { daemonSetRolloutStatus, deploymentRolloutStatus, isReady, podsRemaining, statefulSetRolloutStatus, type RolloutStatus } from '../workloads/rollout.ts'
+import { isReady, rolloutProgress } from '../workloads/rollout.ts'
+import { selectorMatches } from '../workloads/selectors.ts'
+import type { Workload } from '../workloads/slim.ts'
 import { isNotFound, PatchType, statusOf, type Kube } from './clients.ts'
 import { listAll, type Page, type PageFetcher } from './list.ts'
+import { CachedResource, withWatchCache, type CacheChange } from './watch-cache.ts'
 
 /** Where to look: every namespace (one cluster-wide paged list), or these namespaces (one paged list each). */
 export type Namespaces = { all: true } | { all: false; namespaces: readonly string[] }
@@ -108,7 +104,6 @@ export function listFailedMountEvents(kube: Kube, where: Namespaces): Promise<Co
 
 export const RestartableKinds = ['Deployment', 'StatefulSet', 'DaemonSet'] as const
 export type RestartableKind = (typeof RestartableKinds)[number]
-type Workload = V1Deployment | V1StatefulSet | V1DaemonSet
 
 export interface WorkloadRef {
   readonly kind: RestartableKind
@@ -158,17 +153,6 @@ export async function rolloutRestart(kube: Kube, w: WorkloadRef, now: Date): Pro
   return restartedAtValue(now)
 }
 
-function rolloutStatusOf(kind: RestartableKind, workload: Workload, restartedAt: string): RolloutStatus {
-  switch (kind) {
-    case 'Deployment':
-      return deploymentRolloutStatus(workload as V1Deployment, restartedAt)
-    case 'StatefulSet':
-      return statefulSetRolloutStatus(workload as V1StatefulSet, restartedAt)
-    case 'DaemonSet':
-      return daemonSetRolloutStatus(workload as V1DaemonSet, restartedAt)
-  }
-}
-
 /** A label selector as the API's `labelSelector` query parameter: `app=web,tier in (a,b),!legacy`. */
 export function labelSelectorString(selector: V1LabelSelector | undefined): string | undefined {
   if (!selector) return undefined
@@ -211,45 +195,94 @@ export interface RolloutDone {
   readonly pods: Array<PodRef & { readonly node: string }>
 }
 
+/** `work` through `gate` when there is one. */
+const through = <T>(gate: Gate | undefined, work: () => Promise<T>): Promise<T> => (gate ? gate(work) : work())
+
+/** Above this many namespaces, one cluster-wide watch per resource is cheaper than one per namespace. */
+export const PER_NAMESPACE_WATCHES = 10
+
+/** Where the waits of a restart should watch: the namespaces of its items, or all when they are many and the run is cluster-wide. */
+export function watchScope(where: Namespaces, namespaces: readonly string[]): Namespaces {
+  const distinct = [...new Set(namespaces)]
+  return where.all && distinct.length > PER_NAMESPACE_WATCHES ? { all: true } : { all: false, namespaces: distinct }
+}
+
+/**
+ * Whether the pod is still the one the plan saw (same uid), from the shared
+ * watch cache: a request for its namespace's first look, none afterwards.
+ */
+export function podStillThere(kube: Kube, pod: PodRef): Promise<boolean> {
+  return withWatchCache(kube, { all: false, namespaces: [pod.namespace] }, async (cache) => {
+    await cache.ready(CachedResource.pods, pod.namespace)
+    return cache.get<V1Pod>(CachedResource.pods, pod.namespace, pod.name)?.metadata?.uid === pod.uid
+  })
+}
+
+/** The resource of the cache that holds workloads of `kind`. */
+export function cachedResourceOf(kind: RestartableKind): CachedResource {
+  return { Deployment: CachedResource.deployments, StatefulSet: CachedResource.statefulsets, DaemonSet: CachedResource.daemonsets }[kind]
+}
+
+/** Whether a change in the cache can matter to the pods a wait looks at: theirs by uid or name, or ones the selector picks. */
+export function concernsPods(change: CacheChange, which: { uids?: ReadonlySet<string>; name?: string; selector?: V1LabelSelector | undefined }): boolean {
+  if (change.resource !== CachedResource.pods) return false
+  const meta = change.object?.metadata
+  if (!meta) return true
+  return (which.uids?.has(meta.uid ?? '') ?? false) || (which.name !== undefined && meta.name === which.name) || selectorMatches(which.selector, meta.labels)
+}
+
 /**
  * Waits until the controller reports the rollout of our restart complete
  * (the same rules as `kubectl rollout status`) and none of the old pods is
  * left, not even terminating. A Deployment past its progress deadline fails
  * at once; the deadline ends in an error naming the workload and what to look at.
+ * Reads the shared watch cache (watch-cache.ts): no request of its own once
+ * the namespace is cached, so any number of rollouts can be waited on at once.
  */
 export async function waitForRollout(kube: Kube, wait: RolloutWait): Promise<RolloutDone> {
-  const { workload: w, restartedAt, oldUids, output } = wait
+  const { workload: w, restartedAt, output } = wait
   const args = wait.kubectlArgs ?? []
   const resource = resourceName(w)
   const what = `rollout of ${resource} in ${w.namespace}`
   const hint = `see what holds it up with ${kubectlCommand(...args, 'rollout', 'status', resource, '-n', w.namespace)} and ${kubectlCommand(...args, 'get', 'events', '-n', w.namespace, '--sort-by=.lastTimestamp')}; fix it, then rerun (pods already replaced are not restarted again)`
-  const state = await waitWithProgress<RolloutDone>({
-    what,
-    timeoutMs: wait.timeoutMs,
-    output,
-    hint,
-    ...wait.seams,
-    poll: async (): Promise<WaitState<RolloutDone>> => {
-      let workload: Workload
-      try {
-        workload = await readWorkload(kube, w)
-      } catch (err) {
-        if (isNotFound(err)) throw new DomainError(`${resource} in ${w.namespace} was deleted during its rollout: nothing will replace its pods; find out who deleted it, then rerun`, { cause: err })
-        throw err
-      }
-      const status = rolloutStatusOf(w.kind, workload, restartedAt)
-      if (status.failed) {
-        throw new DomainError(`rollout of ${resource} in ${w.namespace} failed: ${status.detail}; ${hint}`)
-      }
-      const pods = await listPods(kube, { all: false, namespaces: [w.namespace] }, labelSelectorString(workload.spec?.selector))
-      const left = podsRemaining(oldUids, pods)
-      const leftNote = left.length > 0 ? `; ${left.length} old pod(s) still there: ${left.map((p) => p.name).join(', ')}` : ''
-      if (!status.complete || left.length > 0) return { done: false, note: `${status.detail}${leftNote}` }
-      const current = pods.filter((p) => p.metadata?.deletionTimestamp == null).map((p) => ({ ...podRef(p), node: p.spec?.nodeName ?? '' }))
-      return { done: true, note: status.detail, value: { detail: status.detail, pods: current } }
-    },
+  const kind = cachedResourceOf(w.kind)
+  const oldUids = new Set(wait.oldUids)
+  return withWatchCache(kube, { all: false, namespaces: [w.namespace] }, async (cache) => {
+    await Promise.all([cache.ready(kind, w.namespace), cache.ready(CachedResource.pods, w.namespace)])
+    const current = () => cache.get<Workload>(kind, w.namespace, w.name)
+    const state = await waitForChanges<RolloutDone>({
+      what,
+      timeoutMs: wait.timeoutMs,
+      output,
+      hint,
+      // Every rollout runs at once: a slow one behind the others is not a stuck one.
+      deadline: 'progress',
+      ...changeSeams(wait.seams),
+      subscribe: (onChange) =>
+        cache.subscribe(w.namespace, (change) => {
+          const ours = change.resource === kind && (change.object === undefined || change.object.metadata?.name === w.name)
+          if (ours || concernsPods(change, { uids: oldUids, selector: current()?.spec?.selector })) onChange()
+        }),
+      evaluate: (): WaitState<RolloutDone> => {
+        const workload = current()
+        if (!workload) throw new DomainError(`${resource} in ${w.namespace} was deleted during its rollout: nothing will replace its pods; find out who deleted it, then rerun`)
+        const progress = rolloutProgress(w.kind, workload, cache.list<V1Pod>(CachedResource.pods, w.namespace), restartedAt, oldUids)
+        if (progress.failed) throw new DomainError(`rollout of ${resource} in ${w.namespace} failed: ${progress.detail}; ${hint}`)
+        if (!progress.done) return { done: false, note: progress.note }
+        return { done: true, note: progress.detail, value: { detail: progress.detail, pods: progress.pods } }
+      },
+    })
+    return state.value ?? { detail: state.note ?? 'done', pods: [] }
   })
-  return state.value ?? { detail: state.note ?? 'done', pods: [] }
+}
+
+/** The seams a watch-driven wait takes (the clock of its progress line; its timers are real). */
+function changeSeams(seams: WaitSeams | undefined): Pick<ChangeWaitOptions<unknown>, 'now' | 'everyMs' | 'intervalMs'> {
+  return {
+    ...(seams?.now ? { now: seams.now } : {}),
+    ...(seams?.everyMs === undefined ? {} : { everyMs: seams.everyMs }),
+    ...(seams?.intervalMs === undefined ? {} : { intervalMs: seams.intervalMs }),
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -338,6 +371,8 @@ export interface EvictWait {
   /** Between retries of a refused eviction (default 5 s, as kubectl drain). */
   readonly retryMs?: number
   readonly seams?: WaitSeams
+  /** Bounds the eviction requests of many concurrent waits (see limiter). */
+  readonly gate?: Gate
 }
 
 /**
@@ -349,47 +384,49 @@ export interface EvictWait {
 export async function evictAndWait(kube: Kube, wait: EvictWait): Promise<{ outcome: 'evicted' | 'gone'; replacements: PodRef[] }> {
   const { pod, output } = wait
   const { namespace, name, uid } = podRef(pod)
-  const now = wait.seams?.now ?? Date.now
-  const start = now()
-  const remaining = () => Math.max(1, wait.timeoutMs - (now() - start))
   const controllerUid = controllerOf(pod.metadata)?.uid
-  const where: Namespaces = { all: false, namespaces: [namespace] }
-  const siblings = (pods: readonly V1Pod[]) =>
-    pods.filter((p) => controllerUid !== undefined && controllerOf(p.metadata)?.uid === controllerUid && p.metadata?.uid !== uid)
-  const readyBefore = controllerUid === undefined ? 0 : (await listPods(kube, where)).filter((p) => controllerOf(p.metadata)?.uid === controllerUid && isReady(p)).length
+  const ofController = (p: V1Pod) => controllerUid !== undefined && controllerOf(p.metadata)?.uid === controllerUid
+  return withWatchCache(kube, { all: false, namespaces: [namespace] }, async (cache) => {
+    await cache.ready(CachedResource.pods, namespace)
+    const pods = () => cache.list<V1Pod>(CachedResource.pods, namespace)
+    const readyBefore = pods().filter((p) => ofController(p) && isReady(p)).length
 
-  // The timeout message carries the last refusal (which names the budget); the hint says what to do.
-  const evicted = await waitWithProgress<'evicted' | 'gone'>({
-    what: `eviction of pod ${namespace}/${name}`,
-    timeoutMs: wait.timeoutMs,
-    output,
-    intervalMs: wait.retryMs ?? 5_000,
-    ...wait.seams,
-    hint: blockedHint(namespace, wait.budgets ?? [], wait.kubectlArgs),
-    poll: async () => {
-      const result = await evictPod(kube, namespace, name, wait.budgets)
-      if (result.kind !== 'blocked') return { done: true, note: result.kind, value: result.kind }
-      return { done: false, note: `refused by ${budgetNames(namespace, result.budgets)}: ${result.message}` }
-    },
-  })
-  const outcome = evicted.value ?? 'evicted'
+    // The timeout message carries the last refusal (which names the budget); the hint says what to do.
+    const evicted = await waitWithProgress<'evicted' | 'gone'>({
+      what: `eviction of pod ${namespace}/${name}`,
+      timeoutMs: wait.timeoutMs,
+      output,
+      intervalMs: wait.retryMs ?? 5_000,
+      ...wait.seams,
+      hint: blockedHint(namespace, wait.budgets ?? [], wait.kubectlArgs),
+      poll: async () => {
+        const result = await through(wait.gate, () => evictPod(kube, namespace, name, wait.budgets))
+        if (result.kind !== 'blocked') return { done: true, note: result.kind, value: result.kind }
+        return { done: false, note: `refused by ${budgetNames(namespace, result.budgets)}: ${result.message}` }
+      },
+    })
+    const outcome = evicted.value ?? 'evicted'
 
-  const replaced = await waitWithProgress<PodRef[]>({
-    what: `pod ${namespace}/${name} to be replaced`,
-    timeoutMs: remaining(),
-    output,
-    hint: `see why with ${kubectlCommand(...(wait.kubectlArgs ?? []), 'get', 'events', '-n', namespace, '--sort-by=.lastTimestamp')}; then rerun (pods already replaced are not evicted again)`,
-    ...wait.seams,
-    poll: async () => {
-      const pods = await listPods(kube, where)
-      const old = pods.some((p) => p.metadata?.uid === uid)
-      const ready = siblings(pods).filter(isReady)
-      if (old) return { done: false, note: 'the old pod is still terminating' }
-      if (ready.length < readyBefore) return { done: false, note: `${ready.length} of ${readyBefore} pods of its controller ready` }
-      return { done: true, note: controllerUid === undefined ? 'gone' : `${ready.length} pods of its controller ready`, value: ready.map(podRef) }
-    },
+    const replaced = await waitForChanges<PodRef[]>({
+      what: `pod ${namespace}/${name} to be replaced`,
+      timeoutMs: wait.timeoutMs,
+      output,
+      hint: `see why with ${kubectlCommand(...(wait.kubectlArgs ?? []), 'get', 'events', '-n', namespace, '--sort-by=.lastTimestamp')}; then rerun (pods already replaced are not evicted again)`,
+      deadline: 'progress',
+      ...changeSeams(wait.seams),
+      subscribe: (onChange) => cache.subscribe(namespace, (change) => change.resource === CachedResource.pods && onChange()),
+      evaluate: () => replacementState(pods(), uid, ofController, readyBefore, controllerUid !== undefined),
+    })
+    return { outcome, replacements: replaced.value ?? [] }
   })
-  return { outcome, replacements: replaced.value ?? [] }
+}
+
+/** After an eviction: done when the pod `uid` is gone and its controller has `readyBefore` ready pods again. */
+export function replacementState(pods: readonly V1Pod[], uid: string, ofController: (p: V1Pod) => boolean, readyBefore: number, hasController: boolean): WaitState<PodRef[]> {
+  if (pods.some((p) => p.metadata?.uid === uid)) return { done: false, note: 'the old pod is still terminating' }
+  const ready = pods.filter((p) => p.metadata?.uid !== uid && ofController(p) && isReady(p))
+  if (ready.length < readyBefore) return { done: false, note: `${ready.length} of ${readyBefore} pods of its controller ready` }
+  return { done: true, note: hasController ? `${ready.length} pods of its controller ready` : 'gone', value: ready.map(podRef) }
 }
 
 // ---------------------------------------------------------------------------
@@ -406,6 +443,8 @@ export interface RecreateWait {
   readonly output: Output
   readonly kubectlArgs?: readonly string[]
   readonly seams?: WaitSeams
+  /** Bounds the delete and create of many concurrent re-creations (see limiter). */
+  readonly gate?: Gate
 }
 
 /**
@@ -417,61 +456,79 @@ export async function recreatePod(kube: Kube, wait: RecreateWait): Promise<PodRe
   const { pod, output } = wait
   const { namespace, name, uid } = podRef(pod)
   const args = wait.kubectlArgs ?? []
-  const now = wait.seams?.now ?? Date.now
-  const start = now()
-  const remaining = () => Math.max(1, wait.timeoutMs - (now() - start))
-  const read = async (): Promise<V1Pod | undefined> => {
+  return withWatchCache(kube, { all: false, namespaces: [namespace] }, async (cache) => {
+    await cache.ready(CachedResource.pods, namespace)
+    const read = () => cache.get<V1Pod>(CachedResource.pods, namespace, name)
+    const subscribe = (onChange: () => void) => cache.subscribe(namespace, (change) => concernsPods(change, { name }) && onChange())
+
     try {
-      return await kube.core.readNamespacedPod({ namespace, name })
+      await through(wait.gate, () => kube.core.deleteNamespacedPod({ namespace, name, body: { preconditions: { uid } } }))
     } catch (err) {
-      if (isNotFound(err)) return undefined
-      throw err
+      // 404: already gone; 409: a pod of that name with another uid, someone re-created it.
+      if (!isNotFound(err) && statusOf(err) !== 409) throw err
     }
-  }
+    const gone = await waitForChanges<V1Pod | undefined>({
+      what: `bare pod ${namespace}/${name} to be deleted`,
+      timeoutMs: wait.timeoutMs,
+      output,
+      hint: `see what holds it (finalizers, a stopped node) with ${kubectlCommand(...args, 'get', 'pod', name, '-n', namespace, '-o', 'yaml')}; then rerun`,
+      deadline: 'progress',
+      ...changeSeams(wait.seams),
+      subscribe,
+      evaluate: () => deletionState(read(), uid),
+    })
+    if (gone.value) return podRef(gone.value)
 
-  try {
-    await kube.core.deleteNamespacedPod({ namespace, name, body: { preconditions: { uid } } })
-  } catch (err) {
-    // 404: already gone; 409: a pod of that name with another uid, someone re-created it.
-    if (!isNotFound(err) && statusOf(err) !== 409) throw err
-  }
-  const gone = await waitWithProgress<V1Pod | undefined>({
-    what: `bare pod ${namespace}/${name} to be deleted`,
-    timeoutMs: remaining(),
-    output,
-    hint: `see what holds it (finalizers, a stopped node) with ${kubectlCommand(...args, 'get', 'pod', name, '-n', namespace, '-o', 'yaml')}; then rerun`,
-    ...wait.seams,
-    poll: async () => {
-      const current = await read()
-      if (current?.metadata?.uid === uid) return { done: false, note: current.metadata.deletionTimestamp ? 'terminating' : 'still there' }
-      return { done: true, note: current ? 'replaced by someone else' : 'deleted', value: current }
-    },
-  })
-  if (gone.value) return podRef(gone.value)
-
-  const restore = wait.backupFile ? `; create it from the backup: ${kubectlCommand(...args, 'create', '-f', wait.backupFile)} (after removing status and metadata.uid/resourceVersion)` : ''
-  let created: V1Pod
-  try {
-    created = await kube.core.createNamespacedPod({ namespace, body: wait.replacement })
-  } catch (err) {
-    const reason = statusBody(err).message ?? (err instanceof Error ? err.message : String(err))
-    throw new DomainError(`bare pod ${namespace}/${name} was deleted but could not be created again: ${reason}${restore}`, { cause: err })
-  }
-  const newUid = created.metadata?.uid ?? ''
-  await waitWithProgress({
-    what: `re-created pod ${namespace}/${name} to run`,
-    timeoutMs: remaining(),
-    output,
-    hint: `see why with ${kubectlCommand(...args, 'describe', 'pod', name, '-n', namespace)}; then rerun`,
-    ...wait.seams,
-    poll: async () => {
-      const current = await read()
-      if (!current || current.metadata?.uid !== newUid) {
-        throw new DomainError(`re-created pod ${namespace}/${name} disappeared before it ran${restore}`)
+    const restore = wait.backupFile ? `; create it from the backup: ${kubectlCommand(...args, 'create', '-f', wait.backupFile)} (after removing status and metadata.uid/resourceVersion)` : ''
+    for (let attempt = 1; ; attempt++) {
+      let created: V1Pod
+      try {
+        created = await through(wait.gate, () => kube.core.createNamespacedPod({ namespace, body: wait.replacement }))
+      } catch (err) {
+        const reason = statusBody(err).message ?? (err instanceof Error ? err.message : String(err))
+        throw new DomainError(`bare pod ${namespace}/${name} was deleted but could not be created again: ${reason}${restore}`, { cause: err })
       }
-      const phase = current.status?.phase ?? 'Pending'
-      return { done: phase === 'Running' || phase === 'Succeeded', note: phase }
-    },
+      const running = runningState(created.metadata?.uid ?? '', `re-created pod ${namespace}/${name} was replaced by another pod of that name before it ran${restore}`)
+      const outcome = await waitForChanges<'running' | 'vanished'>({
+        what: `re-created pod ${namespace}/${name} to run`,
+        timeoutMs: wait.timeoutMs,
+        output,
+        hint: `see why with ${kubectlCommand(...args, 'describe', 'pod', name, '-n', namespace)}; then rerun`,
+        deadline: 'progress',
+        ...changeSeams(wait.seams),
+        subscribe,
+        evaluate: () => running(read()),
+      })
+      if (outcome.value !== 'vanished') return podRef(created)
+      // Deleted by name by whoever still acted on the old pod (a lagging kubelet or kwok): ours to put back, a few times.
+      if (attempt >= RECREATE_ATTEMPTS) throw new DomainError(`re-created pod ${namespace}/${name} was deleted before it ran, ${attempt} times; find out what deletes it (kubectl get events -n ${namespace}), then rerun${restore}`)
+      output.warn(`re-created pod ${namespace}/${name} was deleted before it ran; creating it again (attempt ${attempt + 1} of ${RECREATE_ATTEMPTS})`)
+    }
   })
-  return podRef(created)
+}
+
+/** After deleting the pod `uid`: done when the name is free, or taken by another pod (its value). */
+export function deletionState(current: V1Pod | undefined, uid: string): WaitState<V1Pod | undefined> {
+  if (current?.metadata?.uid === uid) return { done: false, note: current.metadata.deletionTimestamp ? 'terminating' : 'still there' }
+  return { done: true, note: current ? 'replaced by someone else' : 'deleted', value: current }
+}
+
+/** How many times a re-created bare pod is put back when something deletes it before it runs. */
+export const RECREATE_ATTEMPTS = 3
+
+/**
+ * The check that a pod we created runs. Before the watch shows it, its
+ * absence is the watch lagging; once shown, its absence means it was
+ * deleted (`vanished`: the caller may create it again). Another pod under
+ * its name means someone replaced it, which fails with `replaced`.
+ */
+export function runningState(newUid: string, replaced: string): (current: V1Pod | undefined) => WaitState<'running' | 'vanished'> {
+  let seen = false
+  return (current) => {
+    if (current === undefined) return seen ? { done: true, note: 'deleted before it ran', value: 'vanished' } : { done: false, note: 'created, not in the watch cache yet' }
+    if (current.metadata?.uid !== newUid) throw new DomainError(replaced)
+    seen = true
+    const phase = current.status?.phase ?? 'Pending'
+    return phase === 'Running' || phase === 'Succeeded' ? { done: true, note: phase, value: 'running' } : { done: false, note: phase }
+  }
 }

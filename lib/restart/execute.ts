@@ -2,22 +2,39 @@
 // restart per workload, or waiting for one already under way), else the
 // Eviction API pod by pod (which honours PodDisruptionBudgets), or, when
 // asked, deleting a bare pod and creating it again. Every object is backed up
-// right before it changes, and every wait has the run's deadline.
+// right before it changes, and every wait has the run's deadline. All items
+// run at once: their waits read one shared watch cache and send no requests,
+// so only the writes are bounded (--max-parallel).
 import type { V1Pod } from '@kubernetes/client-node'
-import { mapLimit } from '../concurrency.ts'
+import { limiter, type Gate } from '../concurrency.ts'
 import type { Backup } from '../backup.ts'
 import { PartlyApplied, toStepError } from '../engine/failure.ts'
 import { DomainError } from '../errors.ts'
 import { isNotFound } from '../kube/clients.ts'
 import { explainApiError } from '../kube/errors.ts'
-import { serverTime } from '../kube/raw.ts'
-import { evictAndWait, readWorkload, recreatePod, resourceName, rolloutRestart, waitForRollout, type RestartableKind, type WorkloadRef } from '../kube/workloads.ts'
+import { serverClock } from '../kube/raw.ts'
+import { withWatchCache } from '../kube/watch-cache.ts'
+import {
+  evictAndWait,
+  podStillThere,
+  readWorkload,
+  recreatePod,
+  resourceName,
+  rolloutRestart,
+  waitForRollout,
+  watchScope,
+  type RestartableKind,
+  type WorkloadRef,
+} from '../kube/workloads.ts'
+import type { Output } from '../output.ts'
+import { sharedStatus } from '../wait.ts'
 import type { PodRef } from '../workloads/keys.ts'
 import { ownerLabel } from '../workloads/owners.ts'
 import { plural } from '../workloads/proof.ts'
-import { RestartAction, type RestartItem, type RestartPlan } from '../workloads/restart-plan.ts'
+import { RestartAction, type RestartItem } from '../workloads/restart-plan.ts'
 import { actionable, leftAlone, resultBase, ResultOutcomes, summarizeResults, type RestartResult } from '../workloads/restart-results.ts'
 import type { Ctx } from './context.ts'
+import type { Planned } from './plan.ts'
 
 /** What restart-workloads did: its result, which verify-dependents and the report read. */
 export interface Restarted {
@@ -27,22 +44,30 @@ export interface Restarted {
   readonly backupDir?: string
 }
 
-/**
- * The run's side of one restart: the context, and the backup as this run
- * uses it (`saved` says whether anything was written).
- */
+/** The run's side of the restarts: what every item shares while they run at once. */
 interface Restarter {
   readonly ctx: Readonly<Ctx>
-  /** Backs an object up before it changes; returns the file, relative to the backup directory. */
+  /** Backs an object up before it changes (concurrent saves are safe); returns the file, relative to the backup directory. */
   save(kind: string, object: Parameters<Backup['save']>[1]): Promise<string>
+  /** Bounds the writes (--max-parallel); the waits are free. */
+  readonly writes: Gate
+  /** The API server's clock, as the regenerated-at stamps it is compared with (lib/workloads/restarted-at.ts). */
+  readonly clock: () => Date
+  /** One status line for all the waits under way, not one line per wait. */
+  readonly output: Output
+  /** The workloads the plan was made from: backed up as listed, not read again. */
+  readonly owners: Planned['listed']['owners']
+  /** The pods the plan was made from, by uid. */
+  readonly pods: ReadonlyMap<string, V1Pod>
 }
 
 /**
- * Runs the plan's actionable items, at most --max-parallel at a time. A
- * failed item does not stop the others; when any failed, the step fails
- * naming each, and what was done still reaches the report (PartlyApplied).
+ * Runs the plan's actionable items, all at once, the writes at most
+ * --max-parallel at a time. A failed item does not stop the others; when any
+ * failed, the step fails naming each, and what was done still reaches the
+ * report (PartlyApplied).
  */
-export async function restartAll(ctx: Readonly<Ctx>, plan: RestartPlan): Promise<{ summary: string; result: Restarted }> {
+export async function restartAll(ctx: Readonly<Ctx>, plan: Planned): Promise<{ summary: string; result: Restarted }> {
   let backedUp = false
   const restarter: Restarter = {
     ctx,
@@ -51,9 +76,15 @@ export async function restartAll(ctx: Readonly<Ctx>, plan: RestartPlan): Promise
       backedUp = true
       return copy.file
     },
+    writes: limiter(ctx.maxParallel),
+    clock: await serverClock(ctx.kube.kc, ctx.now),
+    output: sharedStatus(ctx.output),
+    owners: plan.listed.owners,
+    pods: new Map(plan.listed.pods.map((pod) => [pod.metadata?.uid ?? '', pod])),
   }
   const todo = actionable(plan)
-  const done = await mapLimit(todo, ctx.maxParallel, (item) => execute(restarter, item))
+  const scope = watchScope(ctx.where, todo.map((item) => item.owner.namespace))
+  const done = await withWatchCache(ctx.kube, scope, () => Promise.all(todo.map((item) => execute(restarter, item))))
   const byItem = new Map(todo.map((item, i) => [item, done[i]!]))
   const result: Restarted = { results: plan.items.map((item) => byItem.get(item) ?? leftAlone(item)), ...(backedUp ? { backupDir: ctx.backup.dir } : {}) }
   const failed = done.filter((r) => r.outcome === ResultOutcomes.failed)
@@ -66,15 +97,15 @@ export async function restartAll(ctx: Readonly<Ctx>, plan: RestartPlan): Promise
 
 /** Runs one item of the plan; a failure becomes its result, so the other items go on. */
 async function execute(restarter: Restarter, item: RestartItem): Promise<RestartResult> {
-  const { ctx } = restarter
+  const { ctx, output } = restarter
   const base = resultBase(item)
-  ctx.output.info(`→ ${item.owner.namespace} ${ownerLabel(item.owner)}: ${item.action} (${plural(item.pods.length, 'pod')})`)
+  output.info(`→ ${item.owner.namespace} ${ownerLabel(item.owner)}: ${item.action} (${plural(item.pods.length, 'pod')})`)
   try {
     switch (item.action) {
       case RestartAction.rolloutRestart:
         return { ...base, ...(await restartWorkload(restarter, item)) }
       case RestartAction.waitRollout:
-        return { ...base, ...(await awaitRestart(ctx, item)) }
+        return { ...base, ...(await awaitRestart(restarter, item)) }
       case RestartAction.evict:
         return { ...base, ...(await evictPods(restarter, item)) }
       case RestartAction.recreate:
@@ -84,7 +115,7 @@ async function execute(restarter: Restarter, item: RestartItem): Promise<Restart
     }
   } catch (err) {
     const error = toStepError(explainApiError(err, ctx.kube.kc))
-    ctx.output.warn(`${item.owner.namespace} ${ownerLabel(item.owner)}: ${error.message}`)
+    output.warn(`${item.owner.namespace} ${ownerLabel(item.owner)}: ${error.message}`)
     return { ...base, outcome: ResultOutcomes.failed, detail: error.message, error }
   }
 }
@@ -92,81 +123,89 @@ async function execute(restarter: Restarter, item: RestartItem): Promise<Restart
 /** How one item ended: the part of its result the action decides. */
 type ItemOutcome = Pick<RestartResult, 'outcome' | 'detail' | 'replacements'>
 
-async function restartWorkload({ ctx, save }: Restarter, item: RestartItem): Promise<ItemOutcome> {
+async function restartWorkload(restarter: Restarter, item: RestartItem): Promise<ItemOutcome> {
+  const { ctx, save, writes, clock } = restarter
   const workload = workloadOf(item)
-  let current
+  await save(workload.kind, await plannedWorkload(restarter, workload))
+  // A workload deleted since the plan fails here (rolloutRestart names it).
+  const restartedAt = await writes(() => rolloutRestart(ctx.kube, workload, clock()))
+  const done = await rolloutOf(restarter, item, restartedAt)
+  return { outcome: ResultOutcomes.restarted, detail: `restarted at ${restartedAt}: ${done.detail}`, replacements: done.pods }
+}
+
+/** The workload as the plan listed it (no GET per workload), for its backup; read only when the plan has not got it. */
+async function plannedWorkload({ ctx, owners }: Restarter, workload: WorkloadRef) {
+  const byKind = { Deployment: owners.deployments, StatefulSet: owners.statefulSets, DaemonSet: owners.daemonSets }
+  const known = byKind[workload.kind].get(`${workload.namespace}/${workload.name}`)
+  if (known) return known
   try {
-    current = await readWorkload(ctx.kube, workload)
+    return await readWorkload(ctx.kube, workload)
   } catch (err) {
     if (isNotFound(err)) throw new DomainError(`${resourceName(workload)} in ${workload.namespace} is gone: it was deleted since the plan was made; rerun to plan again`, { cause: err })
     throw err
   }
-  await save(workload.kind, current)
-  // The cluster's clock, as the regenerated-at stamps it is compared with (lib/workloads/restarted-at.ts).
-  const restartedAt = await rolloutRestart(ctx.kube, workload, await serverTime(ctx.kube.kc, ctx.now))
-  const done = await rolloutOf(ctx, item, restartedAt)
-  return { outcome: ResultOutcomes.restarted, detail: `restarted at ${restartedAt}: ${done.detail}`, replacements: done.pods }
 }
 
 /** A restart already under way (from an interrupted run): wait for it, without patching the workload again. */
-async function awaitRestart(ctx: Readonly<Ctx>, item: RestartItem): Promise<ItemOutcome> {
+async function awaitRestart(restarter: Restarter, item: RestartItem): Promise<ItemOutcome> {
   const restartedAt = item.restartedAt!
-  const done = await rolloutOf(ctx, item, restartedAt)
+  const done = await rolloutOf(restarter, item, restartedAt)
   return { outcome: ResultOutcomes.waited, detail: `already restarted at ${restartedAt}, not restarted again: ${done.detail}`, replacements: done.pods }
 }
 
 /** Waits for the rollout of the restart at `restartedAt`: new pods ready, the item's old pods gone. */
-function rolloutOf(ctx: Readonly<Ctx>, item: RestartItem, restartedAt: string) {
-  return waitForRollout(ctx.kube, {
+function rolloutOf(restarter: Restarter, item: RestartItem, restartedAt: string) {
+  return waitForRollout(restarter.ctx.kube, {
     workload: workloadOf(item),
     restartedAt,
     oldUids: item.pods.map((d) => d.pod.uid),
-    ...waitOptions(ctx),
+    ...waitOptions(restarter),
   })
 }
 
 /** What every wait of a restart takes: the deadline, where progress goes, the commands it prints. */
-function waitOptions(ctx: Readonly<Ctx>) {
-  return { timeoutMs: ctx.timeoutMs, output: ctx.output, kubectlArgs: ctx.kubectlArgs, ...(ctx.seams ? { seams: ctx.seams } : {}) }
+function waitOptions({ ctx, output }: Restarter) {
+  return { timeoutMs: ctx.timeoutMs, output, kubectlArgs: ctx.kubectlArgs, ...(ctx.seams ? { seams: ctx.seams } : {}) }
 }
 
 function workloadOf(item: RestartItem): WorkloadRef {
   return { kind: item.owner.kind as RestartableKind, namespace: item.owner.namespace, name: item.owner.name }
 }
 
-async function evictPods({ ctx, save }: Restarter, item: RestartItem): Promise<ItemOutcome> {
+async function evictPods(restarter: Restarter, item: RestartItem): Promise<ItemOutcome> {
+  const { ctx, save } = restarter
   const replacements: PodRef[] = []
   let evicted = 0
   // One at a time: each waits for its replacement, so the workload never loses more than one pod.
   for (const dependent of item.pods) {
-    const pod = await currentPod(ctx, dependent.pod)
+    const pod = await currentPod(restarter, dependent.pod)
     if (!pod) continue
     await save('Pod', pod)
     const budgets = item.pdbs.filter((b) => b.pods.includes(dependent.pod.name)).map((b) => b.name)
-    const result = await evictAndWait(ctx.kube, { pod, budgets, ...waitOptions(ctx) })
+    const result = await evictAndWait(ctx.kube, { pod, budgets, ...waitOptions(restarter), gate: restarter.writes })
     if (result.outcome === 'evicted') evicted++
     for (const r of result.replacements) if (!replacements.some((p) => p.uid === r.uid)) replacements.push(r)
   }
   return { outcome: ResultOutcomes.evicted, detail: `${plural(evicted, 'pod')} evicted, ${item.pods.length - evicted} already gone`, replacements }
 }
 
-async function recreateBarePod({ ctx, save }: Restarter, item: RestartItem): Promise<ItemOutcome> {
+async function recreateBarePod(restarter: Restarter, item: RestartItem): Promise<ItemOutcome> {
+  const { ctx, save } = restarter
   const dependent = item.pods[0]
   if (!dependent || !item.recreate) throw new Error(`internal: recreate item ${ownerLabel(item.owner)} has no pod or no replacement spec`)
-  const pod = await currentPod(ctx, dependent.pod)
+  const pod = await currentPod(restarter, dependent.pod)
   if (!pod) return { outcome: ResultOutcomes.recreated, detail: 'already gone (deleted or re-created since the plan)', replacements: [] }
   const backupFile = await save('Pod', pod)
-  const created = await recreatePod(ctx.kube, { pod, replacement: item.recreate, backupFile, ...waitOptions(ctx) })
+  const created = await recreatePod(ctx.kube, { pod, replacement: item.recreate, backupFile, ...waitOptions(restarter), gate: restarter.writes })
   return { outcome: ResultOutcomes.recreated, detail: `re-created with uid ${created.uid} (backup ${backupFile})`, replacements: [created] }
 }
 
-/** Reads a pod again; undefined when it is gone or another pod took its name. */
-async function currentPod(ctx: Readonly<Ctx>, pod: PodRef): Promise<V1Pod | undefined> {
-  try {
-    const current = await ctx.kube.core.readNamespacedPod({ namespace: pod.namespace, name: pod.name })
-    return current.metadata?.uid === pod.uid ? current : undefined
-  } catch (err) {
-    if (isNotFound(err)) return undefined
-    throw err
-  }
+/**
+ * The pod as discovery listed it (for its backup), if the shared watch cache
+ * still has it under that uid; undefined when it is gone or another pod took
+ * its name. No GET per pod.
+ */
+async function currentPod({ ctx, pods }: Restarter, pod: PodRef): Promise<V1Pod | undefined> {
+  if (!(await podStillThere(ctx.kube, pod))) return undefined
+  return pods.get(pod.uid) ?? (await ctx.kube.core.readNamespacedPod({ namespace: pod.namespace, name: pod.name }))
 }

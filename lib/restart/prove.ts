@@ -11,7 +11,7 @@ import type { RestartPlan } from '../workloads/restart-plan.ts'
 import { replacedBy, type RestartResult } from '../workloads/restart-results.ts'
 import type { Ctx, Upstream } from './context.ts'
 import { discover, type Discovery } from './discover.ts'
-import { planFor } from './plan.ts'
+import { planFor, planOnly } from './plan.ts'
 
 /** What the proof of the pods found (verify-dependents' plan; rotate-tokens' final proof). */
 export interface PodsProof {
@@ -31,7 +31,7 @@ export interface PodsProof {
 export async function provePodsAfter(ctx: Readonly<Ctx>, upstream: Upstream, results: readonly RestartResult[]): Promise<PodsProof> {
   const created = new Set(results.flatMap((r) => r.replacements.map((p) => p.uid)))
   const found = freshReplacementsAside(await discover(ctx, upstream), created)
-  const remaining = await planFor(ctx, found)
+  const remaining = planOnly(await planFor(ctx, found))
   // Dependents are judged above; the pods this run created came after the regeneration.
   const known = new Set([...found.dependents.map((d) => d.pod.uid), ...created])
   const cutoff = cutoffOf(ctx, upstream, found)

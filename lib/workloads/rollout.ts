@@ -7,6 +7,8 @@
 import type { V1DaemonSet, V1Deployment, V1ObjectMeta, V1Pod, V1StatefulSet } from '@kubernetes/client-node'
 import { podRef, type PodRef } from './keys.ts'
 import { templateRestartedSince } from './restarted-at.ts'
+import { selectorMatches } from './selectors.ts'
+import type { Workload } from './slim.ts'
 
 /** Being deleted: it counts neither as old-and-left nor as a replacement. */
 export const isTerminating = (pod: V1Pod): boolean => pod.metadata?.deletionTimestamp != null
@@ -118,4 +120,50 @@ export function podsRemaining(beforeUids: Iterable<string>, afterPods: readonly 
  */
 export function podsReplaced(beforeUids: Iterable<string>, afterPods: readonly V1Pod[]): boolean {
   return podsRemaining(beforeUids, afterPods).length === 0
+}
+
+/** The kinds a rollout restart applies to (lib/kube/workloads.ts RestartableKinds). */
+export type RolloutKind = 'Deployment' | 'StatefulSet' | 'DaemonSet'
+
+export function rolloutStatusOf(kind: RolloutKind, workload: Workload, restartedAt: Date | string): RolloutStatus {
+  switch (kind) {
+    case 'Deployment':
+      return deploymentRolloutStatus(workload as V1Deployment, restartedAt)
+    case 'StatefulSet':
+      return statefulSetRolloutStatus(workload as V1StatefulSet, restartedAt)
+    case 'DaemonSet':
+      return daemonSetRolloutStatus(workload as V1DaemonSet, restartedAt)
+  }
+}
+
+export interface RolloutProgress {
+  readonly done: boolean
+  /** The controller reports it cannot finish (see RolloutStatus.failed). */
+  readonly failed?: true
+  /** The controller's word plus the old pods still there: `1 of 2 replicas updated; 1 old pod(s) still there: web-old`. */
+  readonly note: string
+  /** The controller's word alone. */
+  readonly detail: string
+  /** When done: the workload's pods now (none terminating), with their nodes. */
+  readonly pods: Array<PodRef & { readonly node: string }>
+}
+
+/**
+ * One look at a rollout of our restart, from the workload and the pods of its
+ * namespace as last seen: done when the controller reports it complete and
+ * none of `oldUids` is left, not even terminating. The workload's pods are
+ * those its selector matches, as `kubectl rollout status` counts them.
+ */
+export function rolloutProgress(kind: RolloutKind, workload: Workload, namespacePods: readonly V1Pod[], restartedAt: Date | string, oldUids: Iterable<string>): RolloutProgress {
+  const status = rolloutStatusOf(kind, workload, restartedAt)
+  const left = podsRemaining(oldUids, namespacePods)
+  const leftNote = left.length > 0 ? `; ${left.length} old pod(s) still there: ${left.map((p) => p.name).join(', ')}` : ''
+  const note = `${status.detail}${leftNote}`
+  if (status.failed) return { done: false, failed: true, note, detail: status.detail, pods: [] }
+  if (!status.complete || left.length > 0) return { done: false, note, detail: status.detail, pods: [] }
+  const selector = workload.spec?.selector
+  const pods = namespacePods
+    .filter((p) => !isTerminating(p) && selectorMatches(selector, p.metadata?.labels))
+    .map((p) => ({ ...podRef(p), node: p.spec?.nodeName ?? '' }))
+  return { done: true, note, detail: status.detail, pods }
 }

@@ -51,6 +51,8 @@ interface LocalState {
   /** The real node: its address and ports when started, else why not. */
   realNode: RealNodeInfo
   node?: { hostIp: string; kubeletPort: number; kubeletHealthzPort: number }
+  /** --kube-api-qps of the controller manager and scheduler; absent: their defaults (20 and 50). */
+  clientQps?: number
 }
 
 export interface LocalClusterOptions {
@@ -58,6 +60,13 @@ export interface LocalClusterOptions {
   dir: string
   /** Fake nodes to create. */
   nodes?: number
+  /**
+   * Requests/s the controller manager and scheduler may send (burst twice
+   * that). Only for benchmarks at tens of thousands of pods, where the
+   * defaults (20 and 50) rather than the machine bound how fast pods are
+   * replaced; kept across restarts (key rotation).
+   */
+  clientQps?: number
   log?: (line: string) => void
 }
 
@@ -110,6 +119,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<C
     trustedKeys: [0],
     pids: {},
     realNode: { status: 'off', reason: cannot ?? 'not started yet' },
+    ...(options.clientQps === undefined ? {} : { clientQps: options.clientQps }),
   }
   if (!cannot) {
     state.node = { hostIp: hostIp()!, kubeletPort: await freePort(), kubeletHealthzPort: await freePort() }
@@ -415,6 +425,7 @@ function argsFor(s: LocalState, component: Component): string[] {
         `--cluster-signing-cert-file=${pki.ca.cert}`,
         `--cluster-signing-key-file=${pki.ca.key}`,
         '--service-cluster-ip-range=10.0.0.0/24',
+        ...clientQpsArgs(s),
       ]
     case 'kube-scheduler':
       return [
@@ -426,6 +437,7 @@ function argsFor(s: LocalState, component: Component): string[] {
         `--tls-cert-file=${pki.localhostServing.cert}`,
         `--tls-private-key-file=${pki.localhostServing.key}`,
         '--leader-elect=false',
+        ...clientQpsArgs(s),
       ]
     case 'kwok':
       return [
@@ -441,6 +453,10 @@ function argsFor(s: LocalState, component: Component): string[] {
     case 'kubelet':
       return kubeletArgs(dir, s.node!.hostIp)
   }
+}
+
+function clientQpsArgs(s: LocalState): string[] {
+  return s.clientQps === undefined ? [] : [`--kube-api-qps=${s.clientQps}`, `--kube-api-burst=${s.clientQps * 2}`]
 }
 
 function kwokConfig(s: LocalState): string {

@@ -69,6 +69,19 @@ describe('Backup.save', () => {
     expect(manifestOf(join(root, 'b')).objects).toHaveLength(4)
   })
 
+  it('a save resolves only once the manifest on disk names it, and a version saved twice at once is written once', async () => {
+    const backup = new Backup(join(root, 'b'), 'r', 'c', NOW)
+    const names = Array.from({ length: 60 }, (_, i) => `s${i}`)
+    const saves = [...names, 's0', 's1'].map(async (n) => {
+      const copy = await backup.save('Secret', version(n, '1', 't'))
+      expect(manifestOf(join(root, 'b')).objects.map((o) => o.file)).toContainEqual(expect.stringContaining(`/${n}/`))
+      return copy
+    })
+    const copies = await Promise.all(saves)
+    expect(copies.at(-2)?.path).toBe(copies[0]?.path)
+    expect(manifestOf(join(root, 'b')).objects).toHaveLength(60)
+  })
+
   it.each<[string, string, RegExp]>([
     ['bad JSON', '{"objects": [', /^backup manifest .*manifest\.json is corrupt \(not JSON\); restore it from a copy, or pass another --backup-dir$/],
     ['no objects', '{"runbook": "r"}', /is corrupt \(no "objects" list\)/],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { mapLimit } from '../../lib/concurrency.ts'
+import { limiter, mapLimit } from '../../lib/concurrency.ts'
 import { listAll } from '../../lib/kube/list.ts'
 
 describe('mapLimit', () => {
@@ -34,5 +34,28 @@ describe('listAll', () => {
     }, 2)
     expect(items).toEqual([1, 2, 3, 4])
     expect(asked).toEqual([undefined, 'a', 'b'])
+  })
+})
+
+describe('limiter', () => {
+  it('never runs more than its slots at once, serves in order, and frees a slot when work fails', async () => {
+    const gate = limiter(2)
+    let running = 0
+    let peak = 0
+    const order: number[] = []
+    const job = (n: number) =>
+      gate(async () => {
+        running++
+        peak = Math.max(peak, running)
+        order.push(n)
+        await sleep(2)
+        running--
+        if (n === 1) throw new Error('boom')
+        return n
+      })
+    const results = await Promise.allSettled([0, 1, 2, 3, 4].map(job))
+    expect(peak).toBe(2)
+    expect(order).toEqual([0, 1, 2, 3, 4])
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled'])
   })
 })

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { DomainError } from '../../lib/errors.ts'
 import { createOutput, memorySink } from '../../lib/output.ts'
-import { createTicker, formatDuration, waitWithProgress, withDeadline, type WaitState } from '../../lib/wait.ts'
+import { createTicker, DEFAULT_WAIT_HINT, formatDuration, sharedStatus, waitForChanges, waitWithProgress, withDeadline, type WaitState } from '../../lib/wait.ts'
 
 function makeOutput(isTTY: boolean) {
   const stderr = memorySink(isTTY)
@@ -146,5 +146,122 @@ describe('waitWithProgress', () => {
     await expect(waiting).rejects.toThrow(
       'timed out after 30s waiting for pods of ds/calico-node (3/10 ready); look at kubectl -n kube-system get events, then rerun',
     )
+  })
+})
+
+describe('waitForChanges', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  /** A source of changes the test fires by hand, and a state it sets. */
+  function source<T>(initial: WaitState<T>) {
+    let state = initial
+    let listener: (() => void) | undefined
+    let looks = 0
+    return {
+      set: (next: WaitState<T>) => {
+        state = next
+        listener?.()
+      },
+      get looks() {
+        return looks
+      },
+      subscribed: () => listener !== undefined,
+      evaluate: () => {
+        looks++
+        return state
+      },
+      subscribe: (onChange: () => void) => {
+        listener = onChange
+        return () => (listener = undefined)
+      },
+    }
+  }
+
+  it('looks once per burst of changes, resolves when done and unsubscribes', async () => {
+    vi.useFakeTimers()
+    const { output, stderr } = makeOutput(false)
+    const s = source<string>({ done: false, ready: 0, total: 2 })
+    const run = waitForChanges({ what: 'pods of web', timeoutMs: 60_000, output, evaluate: s.evaluate, subscribe: s.subscribe, everyMs: 0 })
+    expect(s.looks).toBe(1)
+    s.set({ done: false, ready: 1, total: 2 })
+    s.set({ done: true, ready: 2, total: 2, value: 'ok' })
+    await vi.advanceTimersByTimeAsync(250)
+    const state = await run
+    expect(s.looks).toBe(2)
+    expect(state.value).toBe('ok')
+    expect(s.subscribed()).toBe(false)
+    expect(stderr.text()).toContain('pods of web: 2/2 ready after 0s')
+  })
+
+  it('rejects at the deadline with how far it got, and when evaluate throws', async () => {
+    vi.useFakeTimers()
+    const { output } = makeOutput(false)
+    const s = source({ done: false, note: '1 of 2 replicas updated' })
+    const run = waitForChanges({ what: 'rollout of web', timeoutMs: 5_000, output, evaluate: s.evaluate, subscribe: s.subscribe, hint: 'look at it' })
+    run.catch(() => undefined)
+    await vi.advanceTimersByTimeAsync(5_000)
+    await expect(run).rejects.toThrow(new DomainError('timed out after 5s waiting for rollout of web (1 of 2 replicas updated); look at it'))
+    expect(s.subscribed()).toBe(false)
+
+    const failing = waitForChanges({
+      what: 'x',
+      timeoutMs: 5_000,
+      output,
+      evaluate: () => {
+        throw new DomainError('deleted')
+      },
+      subscribe: () => () => undefined,
+    })
+    await expect(failing).rejects.toThrow('deleted')
+  })
+})
+
+describe('waitForChanges with a progress deadline', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('restarts the deadline whenever the progress changes, and says it stalled', async () => {
+    vi.useFakeTimers()
+    const { output } = makeOutput(false)
+    let state: WaitState = { done: false, ready: 0, total: 3 }
+    let fire = () => {}
+    const run = waitForChanges({
+      what: 'pods of web',
+      timeoutMs: 5_000,
+      output,
+      deadline: 'progress',
+      evaluate: () => state,
+      subscribe: (onChange) => {
+        fire = onChange
+        return () => undefined
+      },
+    })
+    run.catch(() => undefined)
+    for (const ready of [1, 2]) {
+      await vi.advanceTimersByTimeAsync(4_000)
+      state = { done: false, ready, total: 3 }
+      fire()
+    }
+    await vi.advanceTimersByTimeAsync(4_000)
+    state = { ...state }
+    await vi.advanceTimersByTimeAsync(1_500)
+    await expect(run).rejects.toThrow(new DomainError(`no progress for 5s waiting for pods of web (2/3 ready); ${DEFAULT_WAIT_HINT}`))
+  })
+})
+
+describe('sharedStatus', () => {
+  it('lets one status line through per interval off a terminal, whoever sends it', () => {
+    const { output, stderr } = makeOutput(false)
+    const clock = fakeClock()
+    const shared = sharedStatus(output, 10_000, clock.now)
+    shared.status('a')
+    shared.status('b')
+    clock.advance(10_000)
+    shared.status('c')
+    shared.info('always')
+    expect(stderr.text().split('\n').filter(Boolean)).toEqual(['a', 'c', 'always'])
   })
 })

@@ -1,7 +1,7 @@
 // The cluster side of restarts, against fake clients and a fake clock: what
 // an Eviction refusal means, when a rollout is done, and what the errors say.
 import { ApiException, KubeConfig, type V1Deployment, type V1Pod } from '@kubernetes/client-node'
-import { describe, expect, it, vi } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { DomainError } from '../../../lib/errors.ts'
 import type { Kube } from '../../../lib/kube/clients.ts'
 import {
@@ -9,14 +9,23 @@ import {
   evictPod,
   labelSelectorString,
   parseEvictionRefusal,
+  concernsPods,
+  deletionState,
   recreatePod,
+  replacementState,
   rolloutRestart,
+  runningState,
   waitForRollout,
+  watchScope,
   type WaitSeams,
 } from '../../../lib/kube/workloads.ts'
+import { withWatchCache } from '../../../lib/kube/watch-cache.ts'
+import { serverClock } from '../../../lib/kube/raw.ts'
+import type { Gate } from '../../../lib/concurrency.ts'
 import { createOutput, memorySink } from '../../../lib/output.ts'
 import { RESTARTED_AT_ANNOTATION } from '../../../lib/workloads/restarted-at.ts'
 import { recreatedPodSpec } from '../../../lib/workloads/restart-plan.ts'
+import { fakeCluster } from '../helpers/fake-watch.ts'
 import { makeDeployment, makePod, ownerRef } from '../helpers/objects.ts'
 
 const RESTARTED_AT = '2026-01-01T12:00:00Z'
@@ -165,64 +174,99 @@ describe('rolloutRestart', () => {
 
 describe('waitForRollout', () => {
   const oldPod = makePod('web-old', { uid: 'old', labels: { app: 'web' } })
-  const newPods = [makePod('web-a', { uid: 'new-a', labels: { app: 'web' } }), makePod('web-b', { uid: 'new-b', labels: { app: 'web' } })]
+  const newPods = [ready(makePod('web-a', { uid: 'new-a', labels: { app: 'web' } })), ready(makePod('web-b', { uid: 'new-b', labels: { app: 'web' } }))]
   const deployment = (status: V1Deployment['status'], generation = 2): V1Deployment =>
     makeDeployment('web', { replicas: 2, generation, restartedAt: RESTARTED_AT, status: { observedGeneration: generation, ...status } })
 
-  function scripted(deployments: V1Deployment[], podLists: V1Pod[][]) {
-    let d = 0
-    let p = 0
-    const listNamespacedPod = vi.fn(async () => ({ items: podLists[Math.min(p++, podLists.length - 1)] }))
-    const kube = fakeKube({
-      apps: { readNamespacedDeployment: async () => deployments[Math.min(d++, deployments.length - 1)] },
-      core: { listNamespacedPod },
-    })
-    return { kube, listNamespacedPod }
-  }
-  const wait = (kube: Kube, timeoutMs = 60_000) => {
+  beforeEach(() => {
+    vi.useFakeTimers()
+  })
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  const wait = (kube: Kube, timeoutMs = 60_000, name = 'web') => {
     const { output: out, stderr } = output()
     const run = waitForRollout(kube, {
-      workload: { kind: 'Deployment', namespace: 'default', name: 'web' },
+      workload: { kind: 'Deployment', namespace: 'default', name },
       restartedAt: RESTARTED_AT,
       oldUids: ['old'],
       timeoutMs,
       output: out,
-      seams: { ...fakeClock(), everyMs: 0 },
+      seams: { everyMs: 0 },
     })
+    run.catch(() => undefined)
     return { run, stderr }
   }
 
-  it('waits until the controller reports the rollout done and the old pods are gone', async () => {
-    const { kube, listNamespacedPod } = scripted(
-      [
-        deployment({ replicas: 3, updatedReplicas: 1, availableReplicas: 2 }),
-        deployment({ replicas: 2, updatedReplicas: 2, availableReplicas: 2 }),
-        deployment({ replicas: 2, updatedReplicas: 2, availableReplicas: 2 }),
-      ],
-      [[oldPod, ...newPods], [{ ...oldPod, metadata: { ...oldPod.metadata, deletionTimestamp: new Date() } }, ...newPods], newPods],
-    )
-    const { run, stderr } = wait(kube)
+  it('waits on the watch until the controller reports the rollout done and the old pods are gone, without a GET', async () => {
+    const cluster = fakeCluster({ deployments: [deployment({ replicas: 3, updatedReplicas: 1, availableReplicas: 2 })], pods: [oldPod, ...newPods] })
+    const { run, stderr } = wait(cluster.kube)
+    await vi.advanceTimersByTimeAsync(10)
+    expect(stderr.text()).toContain('waiting for rollout of deployment/web in default: 1 of 2 replicas updated; 1 old pod(s) still there: web-old')
+    cluster.emit('deployments', 'MODIFIED', deployment({ replicas: 2, updatedReplicas: 2, availableReplicas: 2 }))
+    await vi.advanceTimersByTimeAsync(500)
+    expect(stderr.text()).toContain('2 replicas updated and available; 1 old pod(s) still there: web-old')
+    cluster.emit('pods', 'MODIFIED', makePod('web-old', { uid: 'old', labels: { app: 'web' }, deletionTimestamp: new Date() }))
+    cluster.emit('pods', 'DELETED', oldPod)
+    await vi.advanceTimersByTimeAsync(500)
     const done = await run
     expect(done.pods.map((p) => p.uid)).toEqual(['new-a', 'new-b'])
     expect(done.detail).toBe('2 replicas updated and available')
-    expect(listNamespacedPod).toHaveBeenCalledWith({ namespace: 'default', labelSelector: 'app=web', limit: 500 })
-    expect(stderr.text()).toContain('waiting for rollout of deployment/web in default: 1 of 2 replicas updated; 1 old pod(s) still there: web-old')
-    expect(stderr.text()).toContain('2 replicas updated and available; 1 old pod(s) still there: web-old')
+    expect(cluster.lists).toEqual({ deployments: 1, pods: 1 })
+    expect(cluster.openWatches()).toBe(0)
+  })
+
+  it('shares one list and one watch per resource between concurrent rollouts', async () => {
+    const other = makeDeployment('api', { replicas: 1, generation: 2, restartedAt: RESTARTED_AT, status: { observedGeneration: 2, replicas: 1, updatedReplicas: 1, availableReplicas: 1 } })
+    const cluster = fakeCluster({ deployments: [deployment({ replicas: 2, updatedReplicas: 1 }), other], pods: [oldPod, ...newPods] })
+    const both = withWatchCache(cluster.kube, { all: true }, async () => {
+      const runs = [wait(cluster.kube).run, wait(cluster.kube, 60_000, 'api').run]
+      await vi.advanceTimersByTimeAsync(10)
+      expect(cluster.openWatches()).toBe(2)
+      cluster.emit('deployments', 'MODIFIED', deployment({ replicas: 2, updatedReplicas: 2, availableReplicas: 2 }))
+      cluster.emit('pods', 'DELETED', oldPod)
+      await vi.advanceTimersByTimeAsync(500)
+      return Promise.all(runs)
+    })
+    const [web, api] = await both
+    expect(web?.detail).toBe('2 replicas updated and available')
+    expect(api?.detail).toBe('1 replicas updated and available')
+    expect(cluster.lists).toEqual({ deployments: 1, pods: 1 })
+    expect(cluster.openWatches()).toBe(0)
   })
 
   it('fails at once when the Deployment exceeded its progress deadline, naming what to check', async () => {
-    const { kube } = scripted(
-      [deployment({ conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "web-2" has timed out progressing.' }] })],
-      [[oldPod]],
-    )
-    await expect(wait(kube).run).rejects.toThrow(/rollout of deployment\/web in default failed: progress deadline exceeded.*kubectl rollout status deployment\/web -n default/)
+    const cluster = fakeCluster({
+      deployments: [deployment({ conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "web-2" has timed out progressing.' }] })],
+      pods: [oldPod],
+    })
+    const { run } = wait(cluster.kube)
+    await vi.advanceTimersByTimeAsync(10)
+    await expect(run).rejects.toThrow(/rollout of deployment\/web in default failed: progress deadline exceeded.*kubectl rollout status deployment\/web -n default/)
   })
 
-  it('ends at the deadline with an error naming the workload and how far it got', async () => {
-    const { kube } = scripted([deployment({ replicas: 2, updatedReplicas: 1 })], [[oldPod, ...newPods]])
-    const err = await wait(kube, 10_000).run.catch((e: unknown) => e)
+  it('fails when the workload is deleted during its rollout', async () => {
+    const cluster = fakeCluster({ deployments: [deployment({ replicas: 2, updatedReplicas: 1 })], pods: [oldPod] })
+    const { run } = wait(cluster.kube)
+    await vi.advanceTimersByTimeAsync(10)
+    cluster.emit('deployments', 'DELETED', deployment({}))
+    await vi.advanceTimersByTimeAsync(500)
+    await expect(run).rejects.toThrow(/deployment\/web in default was deleted during its rollout/)
+  })
+
+  it('fails after the deadline without progress, naming the workload and how far it got; progress restarts the deadline', async () => {
+    const cluster = fakeCluster({ deployments: [deployment({ replicas: 2, updatedReplicas: 0 })], pods: [oldPod, ...newPods] })
+    const { run } = wait(cluster.kube, 10_000)
+    await vi.advanceTimersByTimeAsync(8_000)
+    cluster.emit('deployments', 'MODIFIED', deployment({ replicas: 2, updatedReplicas: 1 }))
+    await vi.advanceTimersByTimeAsync(8_000)
+    expect(cluster.openWatches()).toBe(2)
+    await vi.advanceTimersByTimeAsync(3_000)
+    const err = await run.catch((e: unknown) => e)
     expect(err).toBeInstanceOf(DomainError)
-    expect((err as Error).message).toMatch(/^timed out after 10s waiting for rollout of deployment\/web in default \(1 of 2 replicas updated; 1 old pod\(s\) still there: web-old\); see what holds it up/)
+    expect((err as Error).message).toMatch(/^no progress for 10s waiting for rollout of deployment\/web in default \(1 of 2 replicas updated; 1 old pod\(s\) still there: web-old\); see what holds it up/)
+    expect(cluster.openWatches()).toBe(0)
   })
 })
 
@@ -233,80 +277,184 @@ describe('evictAndWait', () => {
   const replacement = ready(makePod('web-5d9-ccccc', { uid: 'new', owner }))
 
   it('retries a refused eviction until the deadline, then names the budget and what to do', async () => {
-    const kube = fakeKube({
-      core: {
-        listNamespacedPod: async () => ({ items: [pod, sibling] }),
-        createNamespacedPodEviction: async () => {
-          throw apiError(429, REFUSED_BODY)
+    const cluster = fakeCluster(
+      { pods: [pod, sibling] },
+      {
+        core: {
+          createNamespacedPodEviction: async () => {
+            throw apiError(429, REFUSED_BODY)
+          },
         },
       },
-    })
+    )
     const { output: out } = output()
-    const err = await evictAndWait(kube, { pod, budgets: ['web'], timeoutMs: 30_000, output: out, seams: fakeClock() }).catch((e: unknown) => e)
+    const err = await evictAndWait(cluster.kube, { pod, budgets: ['web'], timeoutMs: 30_000, output: out, seams: fakeClock() }).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(DomainError)
     const message = (err as Error).message
     expect(message).toContain('waiting for eviction of pod default/web-5d9-aaaaa (refused by PodDisruptionBudget default/web: The disruption budget web needs 2 healthy pods')
     expect(message).toContain('kubectl get pdb web -n default -o yaml')
+    expect(cluster.openWatches()).toBe(0)
   })
 
-  it('evicts, then waits until the old pod is gone and its controller is as ready as before', async () => {
-    const lists = [[pod, sibling], [pod, sibling], [sibling], [sibling, replacement]]
-    let i = 0
-    const kube = fakeKube({
-      core: {
-        listNamespacedPod: async () => ({ items: lists[Math.min(i++, lists.length - 1)] }),
-        createNamespacedPodEviction: async () => ({}),
-      },
-    })
+  it('evicts through the gate, then waits on the watch until the old pod is gone and its controller is as ready as before', async () => {
+    let writes = 0
+    const gate: Gate = (work) => {
+      writes++
+      return work()
+    }
+    const cluster = fakeCluster({ pods: [pod, sibling] }, { core: { createNamespacedPodEviction: async () => ({}) } })
     const { output: out } = output()
-    const result = await evictAndWait(kube, { pod, timeoutMs: 30_000, output: out, seams: fakeClock() })
+    const run = evictAndWait(cluster.kube, { pod, timeoutMs: 30_000, output: out, gate })
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    cluster.emit('pods', 'DELETED', pod)
+    cluster.emit('pods', 'ADDED', replacement)
+    const result = await run
+    expect(writes).toBe(1)
     expect(result.outcome).toBe('evicted')
     expect(result.replacements.map((p) => p.uid).sort()).toEqual(['new', 'sib'])
   })
 })
 
 describe('recreatePod', () => {
-  it('deletes only that pod (uid precondition), creates the replacement and waits until it runs', async () => {
+  it('deletes only that pod (uid precondition), creates the replacement and waits on the watch until it runs', async () => {
     const pod = makePod('lonely', { uid: 'old' })
     const replacement = recreatedPodSpec(pod)
-    const reads: Array<V1Pod | 'gone'> = [pod, 'gone', makePod('lonely', { uid: 'new', phase: 'Pending' }), makePod('lonely', { uid: 'new' })]
-    let r = 0
     const deleteNamespacedPod = vi.fn(async () => ({}))
     const createNamespacedPod = vi.fn(async () => makePod('lonely', { uid: 'new', phase: 'Pending' }))
-    const kube = fakeKube({
-      core: {
-        deleteNamespacedPod,
-        createNamespacedPod,
-        readNamespacedPod: async () => {
-          const next = reads[Math.min(r++, reads.length - 1)]
-          if (next === 'gone') throw apiError(404)
-          return next
-        },
-      },
-    })
+    const readNamespacedPod = vi.fn()
+    const cluster = fakeCluster({ pods: [pod] }, { core: { deleteNamespacedPod, createNamespacedPod, readNamespacedPod } })
     const { output: out } = output()
-    const created = await recreatePod(kube, { pod, replacement, timeoutMs: 30_000, output: out, seams: fakeClock() })
+    const run = recreatePod(cluster.kube, { pod, replacement, timeoutMs: 30_000, output: out })
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    cluster.emit('pods', 'DELETED', pod)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    cluster.emit('pods', 'ADDED', makePod('lonely', { uid: 'new', phase: 'Pending' }))
+    cluster.emit('pods', 'MODIFIED', makePod('lonely', { uid: 'new' }))
+    const created = await run
     expect(created).toEqual({ namespace: 'default', name: 'lonely', uid: 'new' })
     expect(deleteNamespacedPod).toHaveBeenCalledWith({ namespace: 'default', name: 'lonely', body: { preconditions: { uid: 'old' } } })
     expect(createNamespacedPod).toHaveBeenCalledWith({ namespace: 'default', body: replacement })
+    expect(readNamespacedPod).not.toHaveBeenCalled()
+  })
+
+  it('creates the pod again when something deletes it by name before it runs (a kubelet acting on the old pod)', async () => {
+    const pod = makePod('lonely', { uid: 'old' })
+    const uids = ['new-1', 'new-2']
+    const createNamespacedPod = vi.fn(async () => makePod('lonely', { uid: uids.shift()!, phase: 'Pending' }))
+    const cluster = fakeCluster({ pods: [pod] }, { core: { deleteNamespacedPod: async () => ({}), createNamespacedPod } })
+    const { output: out, stderr } = output()
+    const run = recreatePod(cluster.kube, { pod, replacement: recreatedPodSpec(pod), timeoutMs: 30_000, output: out })
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    cluster.emit('pods', 'DELETED', pod)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    cluster.emit('pods', 'ADDED', makePod('lonely', { uid: 'new-1', phase: 'Pending' }))
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    cluster.emit('pods', 'DELETED', makePod('lonely', { uid: 'new-1', phase: 'Pending' }))
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    cluster.emit('pods', 'ADDED', makePod('lonely', { uid: 'new-2' }))
+    expect(await run).toEqual({ namespace: 'default', name: 'lonely', uid: 'new-2' })
+    expect(createNamespacedPod).toHaveBeenCalledTimes(2)
+    expect(stderr.text()).toContain('re-created pod default/lonely was deleted before it ran; creating it again (attempt 2 of 3)')
   })
 
   it('names the backup when the pod was deleted but cannot be created again', async () => {
     const pod = makePod('lonely', { uid: 'old' })
-    const kube = fakeKube({
-      core: {
-        deleteNamespacedPod: async () => ({}),
-        readNamespacedPod: async () => {
-          throw apiError(404)
-        },
-        createNamespacedPod: async () => {
-          throw apiError(422, JSON.stringify({ message: 'Pod "lonely" is invalid: spec.containers: Required value' }))
+    const cluster = fakeCluster(
+      { pods: [] },
+      {
+        core: {
+          deleteNamespacedPod: async () => ({}),
+          createNamespacedPod: async () => {
+            throw apiError(422, JSON.stringify({ message: 'Pod "lonely" is invalid: spec.containers: Required value' }))
+          },
         },
       },
-    })
+    )
     const { output: out } = output()
     await expect(
-      recreatePod(kube, { pod, replacement: recreatedPodSpec(pod), backupFile: '/backups/pod/default/lonely.json', timeoutMs: 30_000, output: out, seams: fakeClock() }),
+      recreatePod(cluster.kube, { pod, replacement: recreatedPodSpec(pod), backupFile: '/backups/pod/default/lonely.json', timeoutMs: 30_000, output: out, seams: fakeClock() }),
     ).rejects.toThrow(/bare pod default\/lonely was deleted but could not be created again: Pod "lonely" is invalid.*kubectl create -f \/backups\/pod\/default\/lonely.json/)
+  })
+})
+
+describe('deletionState and runningState', () => {
+  it.each([
+    ['the pod still there', makePod('p', { uid: 'old' }), { done: false, note: 'still there' }],
+    ['the pod terminating', makePod('p', { uid: 'old', deletionTimestamp: new Date() }), { done: false, note: 'terminating' }],
+    ['the name free', undefined, { done: true, note: 'deleted', value: undefined }],
+  ])('after a delete: %s', (_what, current, expected) => {
+    expect(deletionState(current, 'old')).toEqual(expected)
+  })
+
+  it('after a delete: another pod under the name is someone else\'s re-creation', () => {
+    const other = makePod('p', { uid: 'theirs' })
+    expect(deletionState(other, 'old')).toMatchObject({ done: true, note: 'replaced by someone else', value: other })
+  })
+
+  it('a created pod the watch has not shown yet is awaited; one it showed and then lost was deleted (vanished)', () => {
+    const running = runningState('new', 'replaced')
+    expect(running(undefined)).toEqual({ done: false, note: 'created, not in the watch cache yet' })
+    expect(running(makePod('p', { uid: 'new', phase: 'Pending' }))).toEqual({ done: false, note: 'Pending' })
+    expect(running(makePod('p', { uid: 'new' }))).toEqual({ done: true, note: 'Running', value: 'running' })
+    expect(running(undefined)).toEqual({ done: true, note: 'deleted before it ran', value: 'vanished' })
+  })
+
+  it('a created pod replaced by another uid fails', () => {
+    expect(() => runningState('new', 'replaced')(makePod('p', { uid: 'other' }))).toThrow('replaced')
+  })
+})
+
+describe('replacementState', () => {
+  const owner = ownerRef('ReplicaSet', 'web-5d9')
+  const mine = (p: V1Pod) => p.metadata?.ownerReferences?.[0]?.uid === owner.uid
+  const old = ready(makePod('a', { uid: 'old', owner }))
+  const sibling = ready(makePod('b', { uid: 'sib', owner }))
+  const fresh = makePod('c', { uid: 'new', owner })
+
+  it.each([
+    ['the old pod still there', [old, sibling], { done: false, note: 'the old pod is still terminating' }],
+    ['fewer ready than before', [sibling, fresh], { done: false, note: '1 of 2 pods of its controller ready' }],
+    ['as many ready as before', [sibling, ready(makePod('c', { uid: 'new', owner }))], { done: true, note: '2 pods of its controller ready' }],
+  ])('%s', (_what, pods, expected) => {
+    expect(replacementState(pods, 'old', mine, 2, true)).toMatchObject(expected)
+  })
+})
+
+describe('watchScope and concernsPods', () => {
+  const many = Array.from({ length: 11 }, (_, i) => `ns-${i}`)
+  it.each([
+    ['a cluster-wide run over many namespaces watches everything', { all: true } as const, many, { all: true }],
+    ['a cluster-wide run over few namespaces watches those', { all: true } as const, ['a', 'b', 'a'], { all: false, namespaces: ['a', 'b'] }],
+    ['a namespaced run watches its namespaces, however many', { all: false, namespaces: many } as const, many, { all: false, namespaces: many }],
+  ])('%s', (_what, where, namespaces, expected) => {
+    expect(watchScope(where, namespaces)).toEqual(expected)
+  })
+
+  it.each([
+    ['a pod the selector picks', { labels: { app: 'web' } }, true],
+    ['an old pod by uid', { uid: 'old', labels: { app: 'other' } }, true],
+    ['an unrelated pod', { uid: 'x', labels: { app: 'other' } }, false],
+  ])('%s', (_what, metadata, expected) => {
+    expect(concernsPods({ resource: 'pods', namespace: 'default', object: { metadata } }, { uids: new Set(['old']), selector: { matchLabels: { app: 'web' } } })).toBe(expected)
+  })
+
+  it('a re-list (no object) concerns every wait; a workload change concerns no pod wait', () => {
+    expect(concernsPods({ resource: 'pods', namespace: 'default' }, {})).toBe(true)
+    expect(concernsPods({ resource: 'deployments', namespace: 'default', object: {} }, { name: 'x' })).toBe(false)
+  })
+})
+
+describe('serverClock', () => {
+  it('asks the server once and adds the time elapsed here', async () => {
+    let t = 1_000
+    const kc = new KubeConfig()
+    const read = vi.fn(async () => {
+      t += 200 // the request's own time: the reading stays at or after the server's clock
+      return new Date('2026-01-01T00:00:00Z')
+    })
+    const clock = await serverClock(kc, () => new Date(0), () => t, read)
+    t += 90_000
+    expect(clock().toISOString()).toBe('2026-01-01T00:01:30.200Z')
+    expect(read).toHaveBeenCalledTimes(1)
   })
 })

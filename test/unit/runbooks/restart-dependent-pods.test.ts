@@ -36,7 +36,7 @@ describe.concurrent('restart-dependent-pods flags (subprocess, no cluster)', () 
   it('lists its steps and flags in --help', async () => {
     const result = await runRunbook('restart-dependent-pods', ['--help'], noCluster)
     expect(result.code).toBe(0)
-    for (const word of ['find-dependent-pods', 'plan-restarts', 'restart-workloads', 'verify-dependents', '--recreate-bare-pods', '--bound-before', '--max-parallel', 'default: 5', 'default: 300', '--kubelet-log <journal|file|->', '--kubelet-log-since']) {
+    for (const word of ['find-dependent-pods', 'plan-restarts', 'restart-workloads', 'verify-dependents', '--recreate-bare-pods', '--bound-before', '--max-parallel', 'default: 32', 'default: 300', '--kubelet-log <journal|file|->', '--kubelet-log-since']) {
       expect(result.stdout).toContain(word)
     }
   }, 60_000)

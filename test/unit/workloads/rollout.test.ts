@@ -5,11 +5,14 @@ import {
   daemonSetRolloutStatus,
   deploymentRolloutComplete,
   deploymentRolloutStatus,
+  isTerminating,
   podsRemaining,
   podsReplaced,
   statefulSetRolloutComplete,
+  rolloutProgress,
   statefulSetRolloutStatus,
 } from '../../../lib/workloads/rollout.ts'
+import { slimPod, slimWorkload } from '../../../lib/workloads/slim.ts'
 import { makeDaemonSet, makeDeployment, makePod, makeStatefulSet } from '../helpers/objects.ts'
 
 const RESTARTED_AT = '2026-06-01T12:00:00Z'
@@ -124,5 +127,62 @@ describe('podsReplaced', () => {
   ])('%s', (_name, after, replaced, remaining) => {
     expect(podsReplaced(before, after)).toBe(replaced)
     expect(podsRemaining(new Set(before), after).map((p) => p.name)).toEqual(remaining)
+  })
+})
+
+describe('rolloutProgress', () => {
+  const status = { observedGeneration: 2, replicas: 2, updatedReplicas: 2, availableReplicas: 2 }
+  const web = makeDeployment('web', { ...restarted, replicas: 2, status })
+  const ready = (name: string, uid: string, labels = { app: 'web' }) => {
+    const pod = makePod(name, { uid, labels, nodeName: 'n1' })
+    pod.status = { ...pod.status, conditions: [{ type: 'Ready', status: 'True' }] }
+    return pod
+  }
+  const fresh = [ready('web-a', 'a'), ready('web-b', 'b')]
+
+  it('is done when the controller is and no old pod is left; names the selected pods, not other workloads', () => {
+    const progress = rolloutProgress('Deployment', web, [...fresh, ready('api-x', 'x', { app: 'api' })], RESTARTED_AT, ['old'])
+    expect(progress).toMatchObject({ done: true, detail: '2 replicas updated and available' })
+    expect(progress.pods).toEqual([
+      { namespace: 'default', name: 'web-a', uid: 'a', node: 'n1' },
+      { namespace: 'default', name: 'web-b', uid: 'b', node: 'n1' },
+    ])
+  })
+
+  it.each([
+    ['an old pod terminating', [...fresh, makePod('web-old', { uid: 'old', deletionTimestamp: new Date() })], '2 replicas updated and available; 1 old pod(s) still there: web-old'],
+    ['the controller behind', fresh, 'waiting for the controller to observe generation 3 (it has seen 2)'],
+  ])('is not done with %s', (what, pods, note) => {
+    const workload = what.startsWith('the controller') ? makeDeployment('web', { restartedAt: RESTARTED_AT, generation: 3, replicas: 2, status }) : web
+    expect(rolloutProgress('Deployment', workload, pods, RESTARTED_AT, ['old'])).toMatchObject({ done: false, note })
+  })
+
+  it('reports a failed rollout (progress deadline) as failed, not as waiting', () => {
+    const stuck = makeDeployment('web', { ...restarted, status: { observedGeneration: 2, conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'timed out' }] } })
+    expect(rolloutProgress('Deployment', stuck, [], RESTARTED_AT, [])).toMatchObject({ done: false, failed: true })
+  })
+
+  it('never completes an OnDelete StatefulSet (eviction replaces its pods)', () => {
+    const sts = makeStatefulSet('db', { ...restarted, strategy: 'OnDelete' })
+    expect(rolloutProgress('StatefulSet', sts, [], RESTARTED_AT, [])).toMatchObject({ done: false, note: expect.stringContaining('OnDelete') })
+  })
+})
+
+describe('slimPod and slimWorkload', () => {
+  it('keep what the waits read and drop the specs', () => {
+    const pod = makePod('web-a', { uid: 'a', nodeName: 'n1', deletionTimestamp: new Date('2026-01-01T00:00:00Z') })
+    pod.status = { ...pod.status, conditions: [{ type: 'Ready', status: 'True' }] }
+    const slim = slimPod(pod)
+    expect(slim.spec).toEqual({ containers: [], nodeName: 'n1' })
+    expect(slim.metadata).not.toHaveProperty('managedFields', expect.anything())
+    expect([isTerminating(slim), slim.metadata?.uid, slim.metadata?.labels, slim.status?.phase]).toEqual([true, 'a', pod.metadata?.labels, 'Running'])
+
+    const status = { observedGeneration: 2, replicas: 2, updatedReplicas: 2, availableReplicas: 2 }
+    const web = makeDeployment('web', { ...restarted, replicas: 2, status })
+    const slimWeb = slimWorkload(web)
+    expect(slimWeb.spec?.template).toEqual({ metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': RESTARTED_AT } } })
+    expect(deploymentRolloutStatus(slimWeb, RESTARTED_AT)).toEqual(deploymentRolloutStatus(web, RESTARTED_AT))
+    const sts = makeStatefulSet('db', { ...restarted, strategy: 'OnDelete' })
+    expect(statefulSetRolloutStatus(slimWorkload(sts), RESTARTED_AT)).toEqual(statefulSetRolloutStatus(sts, RESTARTED_AT))
   })
 })
