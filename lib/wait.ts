@@ -192,6 +192,12 @@ export interface ChangeWaitOptions<T> {
    * thousand others is slow, not stuck.
    */
   deadline?: 'total' | 'progress'
+  /**
+   * With a progress deadline: when anything the wait's source watches last
+   * changed (ms, Date.now clock). While the controllers still move anything,
+   * a rollout starved behind the others is not failed.
+   */
+  lastActivity?: () => number
   now?: () => number
   everyMs?: number
 }
@@ -226,6 +232,11 @@ export function waitForChanges<T>(opts: ChangeWaitOptions<T>): Promise<WaitState
       if (settled) return
       look()
       if (settled) return
+      const quietFor = opts.lastActivity ? Date.now() - opts.lastActivity() : Infinity
+      if (opts.deadline === 'progress' && quietFor < timeoutMs) {
+        deadline = setTimeout(expire, timeoutMs - quietFor)
+        return
+      }
       stop()
       ticker.done()
       reject(opts.deadline === 'progress' ? stalledError(what, timeoutMs, ticker.last, hint) : timeoutError(what, timeoutMs, ticker.last, hint))

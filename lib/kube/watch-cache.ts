@@ -244,6 +244,8 @@ export class WatchCache {
   private readonly listeners = new Map<string, Set<ChangeListener>>()
   private clusterWide = false
   private holders = 0
+  /** When any informer last changed the cache (Date.now). */
+  lastChangeAt = Date.now()
 
   private readonly kube: Kube
   private readonly onIdle: () => void
@@ -301,6 +303,7 @@ export class WatchCache {
   }
 
   private notify(change: CacheChange): void {
+    this.lastChangeAt = Date.now()
     for (const listener of this.listeners.get(change.namespace) ?? []) listener(change)
   }
 }

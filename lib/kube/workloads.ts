@@ -255,8 +255,10 @@ export async function waitForRollout(kube: Kube, wait: RolloutWait): Promise<Rol
       timeoutMs: wait.timeoutMs,
       output,
       hint,
-      // Every rollout runs at once: a slow one behind the others is not a stuck one.
+      // Every rollout runs at once: a slow one behind the others is not a stuck one,
+      // nor one whose controller is starved while the others still move.
       deadline: 'progress',
+      lastActivity: () => cache.lastChangeAt,
       ...changeSeams(wait.seams),
       subscribe: (onChange) =>
         cache.subscribe(w.namespace, (change) => {

@@ -354,15 +354,18 @@ export async function floor(a: Apis): Promise<{ ms: number; refilled: number }> 
     a.core.patchNamespacedSecret({ namespace: s.metadata!.namespace!, name: s.metadata!.name!, body: patch }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch)),
   )
   progress(`floor: ${secrets.length} Secrets blanked in ${((performance.now() - t0) / 1000).toFixed(1)} s; waiting for the refills`)
+  let lastEvents = -1
   const ticker = setInterval(() => {
+    const quiet = events === lastEvents
+    lastEvents = events
     const counts = { filled: 0, blank: 0, refilled: 0 }
     for (const v of state.values()) counts[v]++
     progress(`floor: ${counts.refilled} refilled, ${counts.blank} blank, ${counts.filled} not seen blank yet (${events} events)`)
-    // A watch that never delivers (seen once, right after a control-plane restart): fall back to listing, a new token being one unlike the old.
-    if (events === 0 && performance.now() - t0 > 30_000) {
+    // A watch that never delivers, or stops delivering (seen after a control-plane restart): fall back to listing, a new token being one unlike the old.
+    if (quiet && performance.now() - t0 > 30_000) {
       void benchSecrets(a).then((now) => {
         const fresh = now.filter((x) => x.data?.token && x.data.token !== original.get(`${x.metadata?.namespace}/${x.metadata?.name}`)).length
-        progress(`floor: the watch delivered nothing; a list shows ${fresh}/${state.size} with a new token`)
+        progress(`floor: the watch delivered nothing for 10 s; a list shows ${fresh}/${state.size} with a new token`)
         if (fresh === state.size) resolveDone(performance.now() - t0)
       })
     }
@@ -508,7 +511,10 @@ export async function main(argv: string[]): Promise<number> {
   await cluster.rotateServiceAccountKey({ keepOld: false })
 
   const tool = await runRotateTokens(apis(cluster.kubeconfigPath), cluster.kubeconfigPath, scratch)
-  progress(`rotate-tokens exited ${tool.code} after ${s(tool.wallMs)}`)
+  progress(`rotate-tokens exited ${tool.code} after ${s(tool.wallMs)}; peak RSS ${tool.rssMb.toFixed(0)} MB`)
+  // Said now, not only in the table: the floors after it take as long again.
+  progress(`rotate-tokens steps: ${tool.steps.map((st) => `${st.id} ${s(st.ms)}`).join(', ')}`)
+  progress(`rotate-tokens requests: ${JSON.stringify(tool.requests)}`)
   const phases = new Map<string, number>()
   for (const step of tool.steps) phases.set(phaseOf(step.id), (phases.get(phaseOf(step.id)) ?? 0) + step.ms)
 

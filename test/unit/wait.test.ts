@@ -252,6 +252,37 @@ describe('waitForChanges with a progress deadline', () => {
   })
 })
 
+describe('waitForChanges with a progress deadline and activity elsewhere', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('does not fail while what the source watches still moves, and fails once it has been quiet for the deadline', async () => {
+    vi.useFakeTimers()
+    const { output } = makeOutput(false)
+    let lastActivity = Date.now()
+    const run = waitForChanges({
+      what: 'rollout of web',
+      timeoutMs: 5_000,
+      output,
+      deadline: 'progress',
+      lastActivity: () => lastActivity,
+      evaluate: () => ({ done: false, note: 'waiting for the controller to observe generation 2 (it has seen 1)' }),
+      subscribe: () => () => undefined,
+    })
+    run.catch(() => undefined)
+    await vi.advanceTimersByTimeAsync(4_000)
+    lastActivity = Date.now()
+    await vi.advanceTimersByTimeAsync(4_000)
+    let failed = false
+    void run.catch(() => (failed = true))
+    await vi.advanceTimersByTimeAsync(0)
+    expect(failed).toBe(false)
+    await vi.advanceTimersByTimeAsync(1_500)
+    await expect(run).rejects.toThrow(/^no progress for 5s waiting for rollout of web/)
+  })
+})
+
 describe('sharedStatus', () => {
   it('lets one status line through per interval off a terminal, whoever sends it', () => {
     const { output, stderr } = makeOutput(false)
