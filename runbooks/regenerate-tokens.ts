@@ -8,12 +8,12 @@ import type { V1Secret } from '@kubernetes/client-node'
 import { join } from 'node:path'
 import { defineCli, runbookMain, runMain, type ParsedCli, type Main } from '../lib/cli/index.ts'
 import { openSession, type Session } from '../lib/cli/session.ts'
-import { createTicker, type Findings, type Runbook, type Step } from '../lib/engine/index.ts'
+import { type Findings, type Runbook, type Step } from '../lib/engine/index.ts'
 import { withApiErrors as api } from '../lib/kube/errors.ts'
 import { KEY_FILE_FLAG, keyCommands, loadVerificationKeys } from '../lib/cli/keys.ts'
 import { listServiceAccounts, listTokenSecrets, SA_NAME_ANNOTATION, secretKey, serviceAccountIndex } from '../lib/kube/token-secrets.ts'
 import { Strategy, type RegenerateOutcome } from '../lib/regenerate/apply.ts'
-import { proveAll, regenerateAndWait, type Regenerated } from '../lib/regenerate/kit.ts'
+import { proveAll, regenerateStep, type Regenerated } from '../lib/regenerate/kit.ts'
 import { assessSecrets } from '../lib/regenerate/assess.ts'
 import { summarizeAssessments, Verdict, type SecretAssessment } from '../lib/regenerate/select.ts'
 import type { VerificationKey } from '../lib/token/keys.ts'
@@ -122,24 +122,8 @@ const regenerateTokens: Step<Ctx, StaleTokens, Regenerated> = {
       plan,
     }
   },
-  apply: async (ctx, { targets }) => {
-    const ticker = createTicker({ output: ctx.output, what: 'the tokens controller to refill the Secrets', timeoutMs: ctx.flags.timeout * 1000 })
-    let done: Regenerated
-    try {
-      done = await regenerateAndWait(ctx.kube, targets, {
-        strategy: ctx.flags.strategy as Strategy,
-        maxParallel: ctx.flags.maxParallel,
-        timeoutMs: ctx.flags.timeout * 1000,
-        save: (s) => ctx.backup.save('Secret', s),
-        clock: ctx.now,
-        ticker,
-      })
-    } finally {
-      ticker.done()
-    }
-    for (const token of done.refilled.values()) ctx.redactor.register(token)
-    return { summary: `${done.refilled.size} Secret(s) hold a new token`, result: done, details: { outcomes: Object.fromEntries(done.outcomes) } }
-  },
+  apply: (ctx, { targets }) =>
+    regenerateStep(ctx.kube, targets, { ...ctx, strategy: ctx.flags.strategy as Strategy, maxParallel: ctx.flags.maxParallel, timeoutSeconds: ctx.flags.timeout }),
   verify: async (ctx, { keys, targets }, done) => {
     const problems = done ? await proveAll(ctx.kube, keys, targets, done, ctx.flags.maxParallel) : ['the tokens were not regenerated in this run']
     return {

@@ -55,7 +55,7 @@ import { kubectlCommand } from '../engine/kubectl.ts'
 import { Modes, type Applied, type Check, type Mode, type Verified } from '../engine/types.ts'
 import { DomainError } from '../errors.ts'
 import { Strategy } from '../regenerate/apply.ts'
-import { proveAll, regenerateAndWait, type Regenerated } from '../regenerate/kit.ts'
+import { proveAll, regenerateStep, type Regenerated } from '../regenerate/kit.ts'
 import { assessSecrets } from '../regenerate/assess.ts'
 import { Verdict, summarizeAssessments } from '../regenerate/select.ts'
 import { describeKeys, type KeySet, type VerificationKey } from '../token/keys.ts'
@@ -428,23 +428,7 @@ export async function verifyBackup(ctx: Ctx, plan: BackupPlan): Promise<Verified
 
 /** regenerate-cni-tokens: the shared regenerate-and-prove kit (lib/regenerate/kit.ts), in place, in Calico's namespace. */
 export async function regenerateStale(ctx: Ctx, plan: RegeneratePlan): Promise<Applied<Regenerated>> {
-  const kube = need(ctx.kube)
-  const ticker = createTicker({ output: ctx.output, what: 'the tokens controller to refill the Secrets', timeoutMs: ctx.flags.timeout * 1000 })
-  let done: Regenerated
-  try {
-    done = await regenerateAndWait(kube, plan.stale, {
-      strategy: Strategy.inPlace,
-      maxParallel: ctx.flags.maxParallel,
-      timeoutMs: ctx.flags.timeout * 1000,
-      save: (s) => ctx.backup.save('Secret', s),
-      clock: ctx.now,
-      ticker,
-    })
-  } finally {
-    ticker.done()
-  }
-  for (const token of done.refilled.values()) ctx.redactor.register(token)
-  return { summary: `${done.refilled.size} Secret(s) hold a new token`, result: done, details: { outcomes: Object.fromEntries(done.outcomes) } }
+  return regenerateStep(need(ctx.kube), plan.stale, { ...ctx, strategy: Strategy.inPlace, maxParallel: ctx.flags.maxParallel, timeoutSeconds: ctx.flags.timeout })
 }
 
 export async function verifyRegenerated(ctx: Ctx, plan: RegeneratePlan, done: Regenerated | undefined): Promise<Verified> {

@@ -17,7 +17,11 @@ import type { Scope } from '../secrets.ts'
 import { decodeToken } from '../token/decode.ts'
 import type { VerificationKey } from '../token/keys.ts'
 import { verifySignature } from '../token/signature.ts'
-import type { Ticker } from '../wait.ts'
+import { createTicker, type Ticker } from '../wait.ts'
+import type { Output } from '../output.ts'
+import type { Redactor } from '../redact.ts'
+import type { Backup } from '../backup.ts'
+import type { Applied } from '../engine/types.ts'
 import { regenerate, sealAgain, type RegenerateOutcome, type Strategy } from './apply.ts'
 
 export interface RegenerateOptions {
@@ -37,6 +41,41 @@ export interface Regenerated {
   readonly outcomes: Map<string, RegenerateOutcome>
   /** Per `namespace/name`: the new token the controller wrote. */
   readonly refilled: Map<string, string>
+}
+
+/** What a regeneration step brings from its run: where progress goes, what backs up, what hides the new tokens. */
+export interface RegenerateRun {
+  readonly output: Output
+  readonly redactor: Redactor
+  readonly backup: Backup
+  readonly now: () => Date
+  readonly strategy: Strategy
+  readonly maxParallel: number
+  readonly timeoutSeconds: number
+}
+
+/**
+ * A regeneration step's apply (regenerate-tokens, fix-calico): regenerate
+ * and wait with progress on the run's output, every new token registered
+ * with the redactor before anything prints it.
+ */
+export async function regenerateStep(kube: Kube, secrets: readonly V1Secret[], run: RegenerateRun): Promise<Applied<Regenerated>> {
+  const ticker = createTicker({ output: run.output, what: 'the tokens controller to refill the Secrets', timeoutMs: run.timeoutSeconds * 1000 })
+  let done: Regenerated
+  try {
+    done = await regenerateAndWait(kube, secrets, {
+      strategy: run.strategy,
+      maxParallel: run.maxParallel,
+      timeoutMs: run.timeoutSeconds * 1000,
+      save: (s) => run.backup.save('Secret', s),
+      clock: run.now,
+      ticker,
+    })
+  } finally {
+    ticker.done()
+  }
+  for (const token of done.refilled.values()) run.redactor.register(token)
+  return { summary: `${done.refilled.size} Secret(s) hold a new token`, result: done, details: { outcomes: Object.fromEntries(done.outcomes) } }
 }
 
 /**
