@@ -2,6 +2,7 @@
 // Order per binary: TEST_ASSET_<NAME> > $KUBEBUILDER_ASSETS/<name> > the
 // version-keyed cache; only if the cache lacks something and `go` exists do we
 // build from Go modules (test/cluster/build-binaries.sh).
+import { execFileSync } from 'node:child_process'
 import { existsSync, statSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join, dirname } from 'node:path'
@@ -45,6 +46,22 @@ function fromEnvironment(name: BinaryName, env: NodeJS.ProcessEnv): string | und
   return undefined
 }
 
+/**
+ * kwok as the cache holds it: built from its module with a UID precondition
+ * on its pod delete (see patch_kwok in build-binaries.sh), labelled so. A
+ * cache from before the patch holds plain v0.8.0, which churns StatefulSet
+ * rollouts forever under load: that one is rebuilt.
+ */
+export const kwokBuild = `${versions.kwok}+ktr.uid-delete`
+
+function isPatchedKwok(path: string): boolean {
+  try {
+    return execFileSync(path, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).includes(kwokBuild.slice(1))
+  } catch {
+    return false
+  }
+}
+
 const buildScript = join(dirname(fileURLToPath(import.meta.url)), 'build-binaries.sh')
 
 const imageSources = ['probe/main.go', 'make-image.sh'].map((f) => join(dirname(buildScript), 'images', f))
@@ -64,7 +81,8 @@ export async function ensureBinaries(
   const nodeMissing = () =>
     nodeBinaryNames.some((name) => !existsSync(join(cache, name))) || cniPlugins.some((p) => !existsSync(join(cache, 'cni', p))) || imagesStale()
   const needsBuild =
-    binaryNames.some((name) => !existsSync(resolve(name))) || !existsSync(join(stagesInCache, 'pod-ready.yaml')) || (withNode && nodeMissing())
+    binaryNames.some((name) => !existsSync(resolve(name))) ||
+    (!fromEnvironment('kwok', env) && !isPatchedKwok(resolve('kwok'))) || !existsSync(join(stagesInCache, 'pod-ready.yaml')) || (withNode && nodeMissing())
   if (needsBuild) {
     const go = await $({ nothrow: true, quiet: true })`command -v go`
     if (go.exitCode !== 0) {
@@ -75,7 +93,7 @@ export async function ensureBinaries(
     }
     log(`building control-plane binaries (Kubernetes ${versions.kubernetes}) into ${cache}; the first build takes 15-30 minutes (${withNode ? 'plus ~10 for the real node' : 'control plane only'})`)
     const nodeVersions = withNode ? [versions.containerd, versions.runc, versions.cniPlugins, versions.criTools] : []
-    await $({ stdio: ['ignore', 'inherit', 'inherit'] })`bash ${buildScript} ${cache} ${versions.kubernetes} ${versions.etcd} ${versions.kwok} ${nodeVersions}`
+    await $({ stdio: ['ignore', 'inherit', 'inherit'] })`bash ${buildScript} ${cache} ${versions.kubernetes} ${versions.etcd} ${kwokBuild} ${nodeVersions}`
   }
   const paths = Object.fromEntries(binaryNames.map((name) => [name, resolve(name)])) as Record<BinaryName, string>
   const node = withNode

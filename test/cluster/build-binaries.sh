@@ -82,12 +82,39 @@ build_etcd() {
   rm -rf "$dir"
 }
 
+# kwok deletes a terminating pod by name alone, from a delay queue. Under load
+# that delete lands on the pod that has meanwhile replaced it under the same
+# name (a StatefulSet's next pod, a re-created bare pod); that pod's deletion
+# queues the next delete, and so on: at 1,500 pods every StatefulSet rollout
+# churned for good (14,500 pods created), and the scheduler's cache broke on a
+# same-name re-create (CLUSTER.md). So kwok is built from its module source
+# with the pod's UID as a precondition of that delete; a 404 or 409 then means
+# the pod it meant is gone already, which is what the stage wanted.
+patch_kwok() { # <module copy>
+  local file=$1/pkg/kwok/controllers/pod_controller.go src
+  local call=$'err := c.typedClient.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, deleteOpt)\n\tif err != nil {'
+  local guarded=$'opt := deleteOpt\n\topt.Preconditions = metav1.NewUIDPreconditions(string(pod.UID))\n\terr := c.typedClient.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, opt)\n\tif apierrors.IsNotFound(err) || apierrors.IsConflict(err) {\n\t\treturn nil\n\t}\n\tif err != nil {'
+  local import=$'\t"k8s.io/apimachinery/pkg/api/meta"\n'
+  src=$(<"$file")
+  if [[ $src != *"$call"* || $src != *"$import"* ]]; then
+    log "kwok's pod delete is not where $file had it: update patch_kwok"; return 1
+  fi
+  src=${src/"$call"/"$guarded"}
+  src=${src/"$import"/$'\tapierrors "k8s.io/apimachinery/pkg/api/errors"\n'"$import"}
+  printf '%s\n' "$src" >"$file"
+}
+
 build_kwok() {
+  # $KWOK is the module version plus this build's label (v0.8.0+ktr.uid-delete).
   if has_version kwok "${KWOK#v}" --version && [[ -d $OUT/kwok-stages ]]; then log "kwok $KWOK: cached"; return; fi
   log "kwok $KWOK: building"
-  GOBIN="$OUT" go install -trimpath -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK" "sigs.k8s.io/kwok/cmd/kwok@$KWOK"
+  local src; src=$(go mod download -json "sigs.k8s.io/kwok@${KWOK%%+*}" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')
+  local dir; dir=$(mktemp -d)
+  cp -r "$src/." "$dir"; chmod -R u+w "$dir"
+  patch_kwok "$dir"
+  (cd "$dir" && go build -trimpath -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK" -o "$OUT/kwok" ./cmd/kwok)
+  rm -rf "$dir"
   # kwok's fast stages live in its module source; keep a copy beside the binary.
-  local src; src=$(go mod download -json "sigs.k8s.io/kwok@$KWOK" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')
   # Nodes: initialise Ready and keep their Lease fresh; pods: become Running fast.
   rm -rf "$OUT/kwok-stages"; mkdir -p "$OUT/kwok-stages"
   local stage f
