@@ -13,12 +13,14 @@ import { checkLoggedSecrets, placeLoggedSecrets, type LoggedSecretCheck, type Se
 import type { KubeletLogReading } from '../kubelet/read.ts'
 import { findDependentPods, isStuckCreating, type DependentPod } from '../workloads/dependents.ts'
 import type { PodRef } from '../workloads/keys.ts'
+import { keepsWholePod, slimListedPod } from '../workloads/slim.ts'
 import { dependencyTargets, regeneratedSecretOf, startedBeforeRegeneration, type RegeneratedSecret } from '../workloads/regenerated.ts'
 import { defaultNamespace, type Ctx, type Upstream } from './context.ts'
 
 /** What find-dependent-pods found: its plan, which plan-restarts builds on. */
 export interface Discovery {
   readonly secrets: RegeneratedSecret[]
+  /** Every pod in scope: whole where keepsWholePod says so, else slimListedPod's part. */
   readonly pods: V1Pod[]
   readonly dependents: DependentPod[]
   /** Pods that name a regenerated Secret but started after it. */
@@ -45,7 +47,9 @@ export async function discover(ctx: Readonly<Ctx>, upstream: Upstream): Promise<
     ...(ctx.boundBefore ? { boundBefore: ctx.boundBefore } : {}),
   })
   const { dependents, upToDate } = startedBeforeRegeneration(all, pods, secrets)
-  return { secrets, pods, dependents, upToDate, renamedSecrets, logged }
+  // Judged on the whole pods; kept whole only where a backup or re-creation may need them.
+  const kept = pods.map((pod) => (keepsWholePod(pod) ? pod : slimListedPod(pod)))
+  return { secrets, pods: kept, dependents, upToDate, renamedSecrets, logged }
 }
 
 /**

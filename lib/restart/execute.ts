@@ -30,6 +30,7 @@ import type { Output } from '../output.ts'
 import { sharedStatus } from '../wait.ts'
 import type { PodRef } from '../workloads/keys.ts'
 import { ownerLabel } from '../workloads/owners.ts'
+import { isWholePod } from '../workloads/slim.ts'
 import { plural } from '../workloads/proof.ts'
 import { RestartAction, type RestartItem } from '../workloads/restart-plan.ts'
 import { actionable, leftAlone, resultBase, ResultOutcomes, summarizeResults, type RestartResult } from '../workloads/restart-results.ts'
@@ -57,7 +58,7 @@ interface Restarter {
   readonly output: Output
   /** The workloads the plan was made from: backed up as listed, not read again. */
   readonly owners: Planned['listed']['owners']
-  /** The pods the plan was made from, by uid. */
+  /** The pods the plan was made from and kept whole (see keepsWholePod), by uid. */
   readonly pods: ReadonlyMap<string, V1Pod>
 }
 
@@ -80,7 +81,7 @@ export async function restartAll(ctx: Readonly<Ctx>, plan: Planned): Promise<{ s
     clock: await serverClock(ctx.kube.kc, ctx.now),
     output: sharedStatus(ctx.output),
     owners: plan.listed.owners,
-    pods: new Map(plan.listed.pods.map((pod) => [pod.metadata?.uid ?? '', pod])),
+    pods: new Map(plan.listed.pods.filter(isWholePod).map((pod) => [pod.metadata?.uid ?? '', pod])),
   }
   const todo = actionable(plan)
   const scope = watchScope(ctx.where, todo.map((item) => item.owner.namespace))
@@ -201,11 +202,15 @@ async function recreateBarePod(restarter: Restarter, item: RestartItem): Promise
 }
 
 /**
- * The pod as discovery listed it (for its backup), if the shared watch cache
- * still has it under that uid; undefined when it is gone or another pod took
- * its name. No GET per pod.
+ * The pod whole, for its backup, if the shared watch cache still has it under
+ * that uid; undefined when it is gone or another pod took its name. As
+ * discovery kept it (no GET per pod), else read: discovery keeps only the
+ * pods a backup may need whole (see keepsWholePod).
  */
 async function currentPod({ ctx, pods }: Restarter, pod: PodRef): Promise<V1Pod | undefined> {
   if (!(await podStillThere(ctx.kube, pod))) return undefined
-  return pods.get(pod.uid) ?? (await ctx.kube.core.readNamespacedPod({ namespace: pod.namespace, name: pod.name }))
+  const kept = pods.get(pod.uid)
+  if (kept) return kept
+  const read = await ctx.kube.core.readNamespacedPod({ namespace: pod.namespace, name: pod.name })
+  return read.metadata?.uid === pod.uid ? read : undefined
 }

@@ -2,6 +2,8 @@
 // key rotation, JWKS, and Deployments whose pods run on kwok nodes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import * as k8s from '@kubernetes/client-node'
+import { subscribe, unsubscribe } from 'node:diagnostics_channel'
+import { makeKube } from '../../lib/kube/clients.ts'
 import { rawRequest } from '../../lib/kube/raw.ts'
 import {
   createNamespace,
@@ -110,5 +112,22 @@ describe('the e2e cluster is real', () => {
       return uids && uids.every((uid) => !first.includes(uid)) ? uids : undefined
     })
     expect(second).toHaveLength(2)
+  })
+  it("sends the runbooks' requests over one kept connection, not one TLS handshake per request", async () => {
+    // client-node 2.0 alone builds a connection pool per request (see reuseConnections).
+    const kc = new k8s.KubeConfig()
+    kc.loadFromString(cluster.kc.exportConfig())
+    const kube = await makeKube(kc)
+    let connected = 0
+    const count = () => void connected++
+    subscribe('undici:client:connected', count)
+    try {
+      for (let i = 0; i < 20; i++) await kube.core.readNamespace({ name: namespace })
+      await Promise.all(Array.from({ length: 20 }, () => kube.core.listNamespacedSecret({ namespace, limit: 1 })))
+    } finally {
+      unsubscribe('undici:client:connected', count)
+    }
+    expect(connected).toBeGreaterThanOrEqual(1)
+    expect(connected).toBeLessThanOrEqual(2)
   })
 })
