@@ -98,7 +98,8 @@ export function transientReason(err: unknown): string | undefined {
     if (typeof code === 'string' && RETRY_CODES.has(code)) return code
     if (isTimeout(e)) return 'timeout'
     const message = (e as { message?: unknown }).message
-    if (typeof message === 'string' && /socket hang up|other side closed/i.test(message)) return 'connection closed'
+    // A GOAWAY with NO_ERROR (a graceful shutdown) is undici's InformationalError (UND_ERR_INFO), not a SocketError.
+    if (typeof message === 'string' && /socket hang up|other side closed|"GOAWAY" frame received/i.test(message)) return 'connection closed'
   }
   return undefined
 }

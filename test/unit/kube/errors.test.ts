@@ -60,6 +60,11 @@ describe('explainApiError', () => {
     )
   })
 
+  it('names a graceful GOAWAY on the shared HTTP/2 connection (undici raises it as UND_ERR_INFO) the same way', () => {
+    const explained = explainApiError(socketError('HTTP/2: "GOAWAY" frame received with code 0', 'UND_ERR_INFO'), kc)
+    expect(explained.message).toMatch(/^the API server https:\/\/api\.example:6443 \(context ctx\) dropped the connection \(connection closed: HTTP\/2: "GOAWAY" frame received with code 0\)/)
+  })
+
   it.each([
     ['a refused connection', socketError('connect ECONNREFUSED 127.0.0.1:6443', 'ECONNREFUSED'), /^cannot reach the API server https:\/\/api\.example:6443 \(context ctx\): ECONNREFUSED/],
     ['a 503', statusError(503, 'etcdserver: leader changed'), /answered 503: etcdserver: leader changed; the control plane is failing/],

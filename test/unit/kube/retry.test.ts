@@ -57,6 +57,12 @@ describe('transientReason', () => {
     ['ECONNREFUSED (a restarting API server)', networkError('ECONNREFUSED'), 'ECONNREFUSED'],
     ['undici socket closed', networkError('UND_ERR_SOCKET'), 'UND_ERR_SOCKET'],
     ['socket hang up', new Error('socket hang up'), 'connection closed'],
+    [
+      "an HTTP/2 GOAWAY on a graceful shutdown (undici's UND_ERR_INFO)",
+      new TypeError('fetch failed', { cause: Object.assign(new Error('HTTP/2: "GOAWAY" frame received with code 0'), { code: 'UND_ERR_INFO' }) }),
+      'connection closed',
+    ],
+    ['another informational error is not', new TypeError('fetch failed', { cause: Object.assign(new Error('Request information'), { code: 'UND_ERR_INFO' }) }), undefined],
     ['our own deadline', timeoutError(), 'timeout'],
     ['ENOTFOUND does not heal by waiting', networkError('ENOTFOUND'), undefined],
     ['a certificate error', networkError('DEPTH_ZERO_SELF_SIGNED_CERT'), undefined],
