@@ -5,6 +5,7 @@
 // slim one is a few hundred bytes per pod. Pure; a field the waits start to
 // read must be added here, which the tests of the waits catch.
 import type { V1DaemonSet, V1Deployment, V1ObjectMeta, V1Pod, V1StatefulSet } from '@kubernetes/client-node'
+import { controllerOf } from './owners.ts'
 
 export type Workload = V1Deployment | V1StatefulSet | V1DaemonSet
 
@@ -38,7 +39,7 @@ const SELF_REPLACING = new Set(['ReplicaSet', 'StatefulSet', 'DaemonSet', 'Job']
  * without a Deployment) is read whole before its backup.
  */
 export function keepsWholePod(pod: V1Pod): boolean {
-  const controller = pod.metadata?.ownerReferences?.find((ref) => ref.controller === true)
+  const controller = controllerOf(pod.metadata)
   return controller === undefined || !SELF_REPLACING.has(controller.kind)
 }
 
@@ -50,13 +51,8 @@ export function keepsWholePod(pod: V1Pod): boolean {
  * were most of the run's live heap.
  */
 export function slimListedPod(pod: V1Pod): V1Pod {
-  const spec = pod.spec
-  const status = pod.status
-  const slim: V1Pod = {
-    metadata: slimMeta(pod.metadata),
-    spec: { containers: [], nodeName: spec?.nodeName, serviceAccountName: spec?.serviceAccountName, volumes: spec?.volumes },
-    status: { phase: status?.phase, conditions: status?.conditions, startTime: status?.startTime },
-  }
+  const slim = slimPod(pod)
+  slim.spec = { ...slim.spec!, serviceAccountName: pod.spec?.serviceAccountName, volumes: pod.spec?.volumes }
   partial.add(slim)
   return slim
 }
