@@ -22,8 +22,15 @@
 // JSON line to test/bench/history/cluster.jsonl. A benchmark, not a test: it
 // asserts nothing and exits 0 unless something broke.
 //
-//   node test/bench/cluster.ts [--secrets N] [--pods M] [--namespaces K] [--sample S] [--client-qps Q] [--seed-only] [--no-history]
-//   (env: BENCH_SECRETS, BENCH_PODS, BENCH_NAMESPACES, BENCH_SAMPLE, BENCH_CLIENT_QPS)
+//   node test/bench/cluster.ts [--secrets N] [--pods M] [--namespaces K] [--sample S] [--client-qps Q] [--max-unavailable U] [--seed-only] [--no-history]
+//   (env: BENCH_SECRETS, BENCH_PODS, BENCH_NAMESPACES, BENCH_SAMPLE, BENCH_CLIENT_QPS, BENCH_MAX_UNAVAILABLE)
+//
+// --max-unavailable (default 1, the API's default) is the StatefulSets' and
+// DaemonSets' rollingUpdate.maxUnavailable: with 1 they replace one pod at a
+// time, and at 30,000 pods (180 per StatefulSet) the rollouts alone take
+// hours on this machine, for the tool and for the floor alike. 25% makes the
+// 10,000/30,000 run fit a session; the output and the history line say which.
+// One bench process per cluster directory (a lock file in it).
 //
 // --seed-only starts and seeds the cluster, then stops: the next run reuses
 // it and measures at once. --client-qps (default 100) is the controller
@@ -41,7 +48,8 @@
 // works (seed it ahead with --seed-only); reuse a cluster only at the size it
 // was seeded with (else `make cluster-down` and delete the directory).
 import { spawn, execFileSync } from 'node:child_process'
-import { mkdir, readFile, appendFile, rm } from 'node:fs/promises'
+import { rmSync } from 'node:fs'
+import { mkdir, readFile, appendFile, rm, writeFile } from 'node:fs/promises'
 import { request } from 'node:https'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { join } from 'node:path'
@@ -67,6 +75,8 @@ export interface Sizes {
   pods: number
   namespaces: number
   sample: number
+  /** The StatefulSets' and DaemonSets' rollingUpdate.maxUnavailable: '1' is the API's default, one pod at a time. */
+  maxUnavailable: string
 }
 
 interface Layout {
@@ -79,7 +89,7 @@ interface Layout {
 }
 
 /** How the pods of a namespace are split: 10% bare, a DaemonSet on 10% worth of labelled nodes, 30% one StatefulSet, the rest Deployments of 5. */
-export function layout({ secrets, pods, namespaces }: Sizes): Layout {
+export function layout({ secrets, pods, namespaces }: Pick<Sizes, 'secrets' | 'pods' | 'namespaces'>): Layout {
   const podsPerNs = Math.max(4, Math.floor(pods / namespaces))
   const dsNodes = Math.max(1, Math.round(podsPerNs * 0.1))
   const bare = Math.max(1, Math.round(podsPerNs * 0.1))
@@ -147,9 +157,14 @@ export function workloadsOf(l: Layout): Array<{ kind: 'deployment' | 'statefulse
 async function seed(a: Apis, sizes: Sizes, l: Layout): Promise<void> {
   const marker = `${sizes.secrets}/${sizes.pods}/${sizes.namespaces}`
   const existing = await a.core.readNamespacedConfigMap({ namespace: 'default', name: 'ktr-bench-cluster' }).catch(() => undefined)
-  if (existing && existing.data?.sizes !== marker) {
-    throw new Error(`this cluster was seeded with N/M/namespaces ${existing.data?.sizes}, not ${marker}: stop it (make cluster-down KTR_CLUSTER_DIR=...) and delete its directory, or use another KTR_CLUSTER_DIR`)
+  // Clusters seeded before the pace was configurable rolled out one pod at a time.
+  const seededPace = existing?.data?.maxUnavailable ?? '1'
+  if (existing && (existing.data?.sizes !== marker || seededPace !== sizes.maxUnavailable)) {
+    throw new Error(
+      `this cluster was seeded with N/M/namespaces ${existing.data?.sizes} and maxUnavailable ${seededPace}, not ${marker} and ${sizes.maxUnavailable}: stop it (make cluster-down KTR_CLUSTER_DIR=...) and delete its directory, or use another KTR_CLUSTER_DIR`,
+    )
   }
+  const rollingUpdate = { maxUnavailable: /%$/.test(sizes.maxUnavailable) ? sizes.maxUnavailable : Number(sizes.maxUnavailable) }
   progress(`seeding ${l.extraNodes} kwok nodes, ${l.namespaces.length} namespaces, ${l.secretsPerNs * l.namespaces.length} token Secrets, ${podsTotal(l)} pods`)
   await mapLimit(
     Array.from({ length: l.extraNodes }, (_, i) => i),
@@ -189,12 +204,16 @@ async function seed(a: Apis, sizes: Sizes, l: Layout): Promise<void> {
       const selector = { matchLabels: podLabels }
       if (w.kind === 'daemonset') {
         template.spec = podSpec(w.secret, { nodeSelector: { 'ktr-bench/ds': 'yes' } })
-        await ignoreExists(() => a.apps.createNamespacedDaemonSet({ namespace: ns, body: { metadata, spec: { selector, template } } }))
+        const updateStrategy = { type: 'RollingUpdate', rollingUpdate }
+        await ignoreExists(() => a.apps.createNamespacedDaemonSet({ namespace: ns, body: { metadata, spec: { selector, template, updateStrategy } } }))
       } else if (w.kind === 'statefulset') {
         await ignoreExists(() =>
           a.apps.createNamespacedStatefulSet({
             namespace: ns,
-            body: { metadata, spec: { selector, template, serviceName: w.name, replicas: l.perNs.statefulSet, podManagementPolicy: 'Parallel' } },
+            body: {
+              metadata,
+              spec: { selector, template, serviceName: w.name, replicas: l.perNs.statefulSet, podManagementPolicy: 'Parallel', updateStrategy: { type: 'RollingUpdate', rollingUpdate } },
+            },
           }),
         )
       } else {
@@ -207,7 +226,55 @@ async function seed(a: Apis, sizes: Sizes, l: Layout): Promise<void> {
       await ignoreExists(() => a.core.createNamespacedPod({ namespace: ns, body: { metadata: { name: `bench-bare-${b}`, labels }, spec: podSpec(secret) } }))
     }
   })
-  await ignoreExists(() => a.core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'ktr-bench-cluster' }, data: { sizes: marker } } }))
+  await checkPace(a, l.namespaces[0]!, sizes.maxUnavailable)
+  await ignoreExists(() =>
+    a.core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'ktr-bench-cluster' }, data: { sizes: marker, maxUnavailable: sizes.maxUnavailable } } }),
+  )
+}
+
+/**
+ * A StatefulSet's maxUnavailable needs the MaxUnavailableStatefulSet feature
+ * (on by default since 1.35); an API server without it drops the field and
+ * the StatefulSets would roll one pod at a time after all. Read it back.
+ */
+async function checkPace(a: Apis, namespace: string, maxUnavailable: string): Promise<void> {
+  const sts = await a.apps.readNamespacedStatefulSet({ namespace, name: 'bench-sts' })
+  const kept = sts.spec?.updateStrategy?.rollingUpdate?.maxUnavailable
+  if (maxUnavailable !== '1' && String(kept) !== maxUnavailable) {
+    throw new Error(`the API server dropped the StatefulSets' maxUnavailable (${maxUnavailable}; feature MaxUnavailableStatefulSet off?): rerun with --max-unavailable 1`)
+  }
+}
+
+/**
+ * One bench process per cluster directory: a second one (a measurement
+ * started while a seeding still runs) would see the cluster mid-restart,
+ * and start it afresh with an empty etcd. The lock holds the owner's pid;
+ * a lock whose process is gone is taken over. Released when this process exits.
+ */
+export async function lockClusterDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true })
+  const file = join(dir, 'bench.lock')
+  for (;;) {
+    try {
+      await writeFile(file, String(process.pid), { flag: 'wx' })
+      process.once('exit', () => rmSync(file, { force: true }))
+      return
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+    }
+    const owner = Number(await readFile(file, 'utf8').catch(() => ''))
+    if (owner > 0 && isAlive(owner)) throw new Error(`another bench (pid ${owner}) is using ${dir}; wait for it or stop it, never run two on one cluster`)
+    await rm(file, { force: true })
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
 }
 
 function podsTotal(l: Layout): number {
@@ -488,6 +555,7 @@ export async function main(argv: string[]): Promise<number> {
       namespaces: { type: 'string' },
       sample: { type: 'string' },
       'client-qps': { type: 'string' },
+      'max-unavailable': { type: 'string' },
       'seed-only': { type: 'boolean' },
       'no-history': { type: 'boolean' },
     },
@@ -497,7 +565,9 @@ export async function main(argv: string[]): Promise<number> {
     pods: Number(values.pods ?? envInt('BENCH_PODS', 1500)),
     namespaces: Number(values.namespaces ?? envInt('BENCH_NAMESPACES', 50)),
     sample: Number(values.sample ?? envInt('BENCH_SAMPLE', 50)),
+    maxUnavailable: values['max-unavailable'] ?? process.env.BENCH_MAX_UNAVAILABLE ?? '1',
   }
+  if (!/^([1-9]\d*|[1-9]\d?%|100%)$/.test(sizes.maxUnavailable)) throw new Error(`--max-unavailable takes a count or a percentage (1, 25%), not ${sizes.maxUnavailable}`)
   if (sizes.secrets > 10_000 || sizes.pods > 30_000) throw new Error('at most --secrets 10000 --pods 30000')
   const l = layout(sizes)
   const N = l.secretsPerNs * l.namespaces.length
@@ -509,6 +579,7 @@ export async function main(argv: string[]): Promise<number> {
   await mkdir(scratch, { recursive: true })
   const t0 = performance.now()
   const clientQps = Number(values['client-qps'] ?? envInt('BENCH_CLIENT_QPS', 100))
+  await lockClusterDir(dir)
   const cluster = await startLocalCluster({ dir, clientQps })
   const a = apis(cluster.kubeconfigPath)
   await seed(a, sizes, l)
@@ -578,7 +649,7 @@ export async function main(argv: string[]): Promise<number> {
   const machine = `${cpus()[0]?.model ?? 'unknown'} x ${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(1)} GB`
   const out = [
     `## bench-cluster: N=${N} token Secrets, M=${M} pods, ${l.namespaces.length} namespaces (${machine}; load ${loadStart.map((x) => x.toFixed(2)).join(' ')} -> ${loadEnd.map((x) => x.toFixed(2)).join(' ')})`,
-    `# rotate-tokens -A --yes --recreate-bare-pods exited ${tool.code}; seeding took ${s(seedMs)}`,
+    `# rotate-tokens -A --yes --recreate-bare-pods exited ${tool.code}; seeding took ${s(seedMs)}; StatefulSets and DaemonSets roll out with maxUnavailable ${sizes.maxUnavailable}`,
     `# kubectl loop: measured on ${kb.secrets} Secrets and ${kb.workloads} workloads, extrapolated to ${N} Secrets and ${workloadsTotal} workloads; it does not wait for refills or rollouts and skips bare pods, so it is a lower bound`,
     ...alignedLines(['measure', 'value', 'target', 'verdict'], rows, [0, 2, 3]),
     '',
@@ -616,6 +687,7 @@ export async function main(argv: string[]): Promise<number> {
       floorRefillS: +(refill.ms / 1000).toFixed(1),
       floorRolloutS: +(rollout.ms / 1000).toFixed(1),
       clientQps,
+      maxUnavailable: sizes.maxUnavailable,
       kubectl: { sampleSecrets: kb.secrets, sampleWorkloads: kb.workloads, perTokenMs: Math.round(kb.perTokenMs), extrapolatedS: +(kubectlMs / 1000).toFixed(1) },
       ratios: { toolOverFloor: +(tool.wallMs / fl.ms).toFixed(2), kubectlOverTool: +(kubectlMs / tool.wallMs).toFixed(2) },
       rssMb: +tool.rssMb.toFixed(1),

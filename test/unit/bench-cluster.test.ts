@@ -1,6 +1,10 @@
+import { spawnSync } from 'node:child_process'
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { diffTotals, parseRequestTotals, phaseOf, stepDurations, verdict } from '../bench/cluster-figures.ts'
-import { layout, workloadsOf } from '../bench/cluster.ts'
+import { layout, lockClusterDir, workloadsOf } from '../bench/cluster.ts'
 
 describe('bench-cluster figures', () => {
   it('puts each step of rotate-tokens in its phase', () => {
@@ -36,12 +40,25 @@ describe('bench-cluster figures', () => {
   })
 
   it('lays out N Secrets and M pods over the namespaces', () => {
-    const l = layout({ secrets: 500, pods: 1500, namespaces: 50, sample: 50 })
+    const l = layout({ secrets: 500, pods: 1500, namespaces: 50 })
     const perNs = l.perNs.daemonSet + l.perNs.statefulSet + l.perNs.bare + l.perNs.deployments.reduce((s, n) => s + n, 0)
     expect(perNs).toBe(30)
     expect(l.secretsPerNs).toBe(10)
     expect(workloadsOf(l).map((w) => w.kind)).toEqual(['daemonset', 'statefulset', 'deployment', 'deployment', 'deployment'])
-    const big = layout({ secrets: 10_000, pods: 30_000, namespaces: 50, sample: 50 })
+    const big = layout({ secrets: 10_000, pods: 30_000, namespaces: 50 })
     expect(big.perNs.daemonSet + big.perNs.statefulSet + big.perNs.bare + big.perNs.deployments.reduce((s, n) => s + n, 0)).toBe(600)
+  })
+
+  it('lets one bench process at a time use a cluster directory, and takes over the lock of one that is gone', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ktr-bench-lock-'))
+    await lockClusterDir(dir)
+    expect(await readFile(join(dir, 'bench.lock'), 'utf8')).toBe(String(process.pid))
+    await expect(lockClusterDir(dir)).rejects.toThrow(`another bench (pid ${process.pid}) is using ${dir}`)
+
+    const stale = await mkdtemp(join(tmpdir(), 'ktr-bench-lock-'))
+    const gone = spawnSync(process.execPath, ['-e', '']).pid
+    await writeFile(join(stale, 'bench.lock'), String(gone))
+    await lockClusterDir(stale)
+    expect(await readFile(join(stale, 'bench.lock'), 'utf8')).toBe(String(process.pid))
   })
 })
