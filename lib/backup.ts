@@ -26,7 +26,7 @@ import { randomBytes } from 'node:crypto'
 import { homedir } from 'node:os'
 import { dirname, isAbsolute, join, sep } from 'node:path'
 import { MiB, readFileCapped, sizeText } from './capped-read.ts'
-import { limiter } from './concurrency.ts'
+import { limiter, mapLimit } from './concurrency.ts'
 import { DomainError } from './errors.ts'
 
 export interface BackedUpObject {
@@ -157,6 +157,39 @@ export class Backup {
     return [...(await this.load()).objects]
   }
 
+  /**
+   * Saves many objects as one batch: every file written and fsynced, then
+   * each directory they went into fsynced once, then the manifest once.
+   * `save` pays a directory fsync per file and a manifest rewrite per
+   * group of saves; 10,000 Secrets saved one by one spent most of their
+   * time there. Versions already saved are not written again. One failed
+   * write fails the batch and records nothing of it.
+   */
+  async saveAll(kind: string, objects: readonly KubeObject[]): Promise<SavedCopy[]> {
+    await this.prepare()
+    await this.load()
+    const dirs = new Set<string>()
+    const written = new Map<string, Promise<BackedUpObject>>()
+    const entries = await Promise.all(
+      objects.map((object) => {
+        const key = keyOfObject(kind, object)
+        const existing = this.saved.get(key)
+        if (existing) return existing
+        let entry = written.get(key)
+        if (!entry) written.set(key, (entry = this.writeCopy(kind, object, dirs)))
+        return entry
+      }),
+    )
+    const fresh = await Promise.all(written.values())
+    try {
+      await mapLimit([...dirs], FILE_WRITES, syncDir)
+      await Promise.all(fresh.map((entry) => this.record(entry)))
+    } catch (err) {
+      throw new DomainError(`cannot write the backups of ${fresh.length} ${kind}(s) to ${this.dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}; nothing was changed. Free space or pass --backup-dir <writable dir>`, { cause: err })
+    }
+    return entries.map((entry) => this.proof(entry))
+  }
+
   private proof(entry: BackedUpObject): SavedCopy {
     return { ...entry, path: join(this.dir, ...entry.file.split('/')) } as SavedCopy
   }
@@ -169,32 +202,44 @@ export class Backup {
     await this.load()
     const existing = this.saved.get(key)
     if (existing) return this.proof(existing)
+    const entry = await this.writeCopy(kind, object)
+    try {
+      await this.record(entry)
+    } catch (err) {
+      throw writeError(kind, namespace, name, this.dir, err)
+    }
+    return this.proof(entry)
+  }
+
+  /**
+   * Writes one object's file, fsynced. Its directory entries are fsynced
+   * too, or, given `dirs`, collected there for the caller to fsync once.
+   */
+  private async writeCopy(kind: string, object: KubeObject, dirs?: Set<string>): Promise<BackedUpObject> {
+    const namespace = object.metadata?.namespace ?? '_cluster'
+    const name = object.metadata?.name
+    if (!name) throw new Error(`cannot back up a ${kind} without a name`)
     const { uid, resourceVersion } = object.metadata ?? {}
     const segments = [kind.toLowerCase(), namespace, name, `${resourceVersion ?? 'none'}-${uid ?? 'none'}.json`]
     if (segments.some((s) => !isSafeSegment(s))) throw new DomainError(`cannot back up ${kind} ${namespace}/${name}: its name cannot be a file name; nothing was changed`)
     try {
       await this.fileWrites(async () => {
         let folder = this.dir
-        for (const segment of segments.slice(0, -1)) folder = await ensureDir(join(folder, segment))
+        for (const segment of segments.slice(0, -1)) folder = await ensureDir(join(folder, segment), true, dirs)
         const { managedFields: _drop, ...metadata } = object.metadata ?? {}
-        await writeDurably(join(folder, segments.at(-1)!), `${JSON.stringify({ ...object, kind, metadata }, null, 2)}\n`)
+        await writeDurably(join(folder, segments.at(-1)!), `${JSON.stringify({ ...object, kind, metadata }, null, 2)}\n`, dirs)
       })
-      const entry: BackedUpObject = {
-        kind,
-        namespace,
-        name,
-        ...(uid ? { uid } : {}),
-        ...(resourceVersion ? { resourceVersion } : {}),
-        file: segments.join('/'),
-        writtenAt: this.now().toISOString(),
-      }
-      await this.record(entry)
-      return this.proof(entry)
     } catch (err) {
-      throw new DomainError(
-        `cannot write the backup of ${kind} ${namespace}/${name} to ${this.dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}; nothing was changed. Free space or pass --backup-dir <writable dir>`,
-        { cause: err },
-      )
+      throw writeError(kind, namespace, name, this.dir, err)
+    }
+    return {
+      kind,
+      namespace,
+      name,
+      ...(uid ? { uid } : {}),
+      ...(resourceVersion ? { resourceVersion } : {}),
+      file: segments.join('/'),
+      writtenAt: this.now().toISOString(),
     }
   }
 
@@ -406,12 +451,18 @@ async function checkPrivateDir(dir: string): Promise<void> {
   }
 }
 
+function writeError(kind: string, namespace: string, name: string, dir: string, err: unknown): DomainError {
+  if (err instanceof DomainError) return err
+  const code = (err as NodeJS.ErrnoException).code ?? String(err)
+  return new DomainError(`cannot write the backup of ${kind} ${namespace}/${name} to ${dir}: ${code}; nothing was changed. Free space or pass --backup-dir <writable dir>`, { cause: err })
+}
+
 /**
  * mkdir -p with 0700 that fsyncs the parent of each directory it creates (so
- * the new entry survives a crash). `dir` itself must not be a symbolic link;
- * its parents (outside the backup) may be.
+ * the new entry survives a crash), or adds it to `syncLater`. `dir` itself
+ * must not be a symbolic link; its parents (outside the backup) may be.
  */
-async function ensureDir(dir: string, refuseLink = true): Promise<string> {
+async function ensureDir(dir: string, refuseLink = true, syncLater?: Set<string>): Promise<string> {
   const st = await lstat(dir).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)))
   if (st) {
     if (st.isSymbolicLink() && refuseLink) throw new DomainError(`backup path ${dir} is a symbolic link; pass --backup-dir <a real directory>`)
@@ -419,14 +470,15 @@ async function ensureDir(dir: string, refuseLink = true): Promise<string> {
     return dir
   }
   const parent = dirname(dir)
-  if (parent !== dir) await ensureDir(parent, false)
+  if (parent !== dir) await ensureDir(parent, false, syncLater)
   try {
     await mkdir(dir, { mode: 0o700 })
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-    return ensureDir(dir, refuseLink)
+    return ensureDir(dir, refuseLink, syncLater)
   }
-  await syncDir(parent)
+  if (syncLater) syncLater.add(parent)
+  else await syncDir(parent)
   return dir
 }
 
@@ -439,8 +491,8 @@ async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** Temp file (O_EXCL, 0600) → fsync → rename → fsync the directory. A failed write leaves the previous file as it was. */
-async function writeDurably(file: string, text: string): Promise<void> {
+/** Temp file (O_EXCL, 0600) → fsync → rename → fsync the directory (or add it to `syncLater`). A failed write leaves the previous file as it was. */
+async function writeDurably(file: string, text: string, syncLater?: Set<string>): Promise<void> {
   const temp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`
   const handle = await open(temp, 'wx', 0o600)
   try {
@@ -453,7 +505,8 @@ async function writeDurably(file: string, text: string): Promise<void> {
   }
   await handle.close()
   await rename(temp, file)
-  await syncDir(dirname(file))
+  if (syncLater) syncLater.add(dirname(file))
+  else await syncDir(dirname(file))
 }
 
 /** The same object version (kind, namespace, name, uid, resourceVersion) is in both lists. */

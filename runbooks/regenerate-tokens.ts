@@ -92,8 +92,8 @@ const backUpSecrets: Step<Ctx, SecretsPlan> = {
     return { needed: missing.length > 0, summary: missing.length ? `${missing.length} Secret(s) to back up to ${ctx.backup.dir}` : 'nothing to back up', plan: { targets } }
   },
   apply: async (ctx, { targets }) => {
-    // All at once: Backup bounds its file writes and commits the manifest once per batch.
-    await Promise.all(targets.map((secret) => ctx.backup.save('Secret', secret)))
+    // One batch: each directory fsynced once, one manifest (see Backup.saveAll).
+    await ctx.backup.saveAll('Secret', targets)
     return { summary: `backed up ${targets.length} Secret(s) to ${ctx.backup.dir}` }
   },
   verify: async (ctx, { targets }) => {

@@ -20,7 +20,7 @@ import { selectorMatches } from '../workloads/selectors.ts'
 import type { Workload } from '../workloads/slim.ts'
 import { isNotFound, PatchType, statusOf, type Kube } from './clients.ts'
 import { listAll, type Page, type PageFetcher } from './list.ts'
-import { CachedResource, withWatchCache, type CacheChange } from './watch-cache.ts'
+import { CachedResource, withWatchCache, type CacheChange, type WatchCache } from './watch-cache.ts'
 
 /** Where to look: every namespace (one cluster-wide paged list), or these namespaces (one paged list each). */
 export type Namespaces = { all: true } | { all: false; namespaces: readonly string[] }
@@ -250,6 +250,15 @@ export async function waitForRollout(kube: Kube, wait: RolloutWait): Promise<Rol
   return withWatchCache(kube, { all: false, namespaces: [w.namespace] }, async (cache) => {
     await Promise.all([cache.ready(kind, w.namespace), cache.ready(CachedResource.pods, w.namespace)])
     const current = () => cache.get<Workload>(kind, w.namespace, w.name)
+    // The workload's pods and the old ones, kept up to date change by change: with thousands of
+    // rollouts at once, re-scanning a namespace's pods for every look was most of the run's CPU and garbage.
+    const selector = () => current()?.spec?.selector
+    const pods = trackedPods(
+      cache,
+      w.namespace,
+      (pod) => oldUids.has(pod.metadata?.uid ?? '') || selectorMatches(selector(), pod.metadata?.labels),
+      () => JSON.stringify(selector() ?? null),
+    )
     const state = await waitForChanges<RolloutDone>({
       what,
       timeoutMs: wait.timeoutMs,
@@ -263,12 +272,12 @@ export async function waitForRollout(kube: Kube, wait: RolloutWait): Promise<Rol
       subscribe: (onChange) =>
         cache.subscribe(w.namespace, (change) => {
           const ours = change.resource === kind && (change.object === undefined || change.object.metadata?.name === w.name)
-          if (ours || concernsPods(change, { uids: oldUids, selector: current()?.spec?.selector })) onChange()
+          if (pods.changed(change) || ours) onChange()
         }),
       evaluate: (): WaitState<RolloutDone> => {
         const workload = current()
         if (!workload) throw new DomainError(`${resource} in ${w.namespace} was deleted during its rollout: nothing will replace its pods; find out who deleted it, then rerun`)
-        const progress = rolloutProgress(w.kind, workload, cache.list<V1Pod>(CachedResource.pods, w.namespace), restartedAt, oldUids)
+        const progress = rolloutProgress(w.kind, workload, pods.current(), restartedAt, oldUids)
         if (progress.failed) throw new DomainError(`rollout of ${resource} in ${w.namespace} failed: ${progress.detail}; ${hint}`)
         if (!progress.done) return { done: false, note: progress.note }
         return { done: true, note: progress.detail, value: { detail: progress.detail, pods: progress.pods } }
@@ -276,6 +285,50 @@ export async function waitForRollout(kube: Kube, wait: RolloutWait): Promise<Rol
     })
     return state.value ?? { detail: state.note ?? 'done', pods: [] }
   })
+}
+
+/** The pods of one namespace that a wait picks, as the cache last saw them; see trackedPods. */
+export interface TrackedPods {
+  /** The picked pods now. */
+  current(): V1Pod[]
+  /** Takes in a change of the cache; whether it may matter to the picked pods. */
+  changed(change: CacheChange): boolean
+}
+
+/**
+ * The pods a wait looks at, kept change by change instead of filtering the
+ * namespace's pods at every look: a pod event costs one lookup by name. The
+ * namespace is scanned at the first look, after a re-list (an event without
+ * object), and when `criteria` (what `picks` depends on, e.g. a selector)
+ * reads differently.
+ */
+export function trackedPods(cache: Pick<WatchCache, 'list' | 'get'>, namespace: string, picks: (pod: V1Pod) => boolean, criteria: () => string): TrackedPods {
+  const kept = new Map<string, V1Pod>()
+  let scannedWith: string | undefined
+  return {
+    current() {
+      const now = criteria()
+      if (scannedWith !== now) {
+        kept.clear()
+        for (const pod of cache.list<V1Pod>(CachedResource.pods, namespace)) if (picks(pod)) kept.set(pod.metadata?.name ?? '', pod)
+        scannedWith = now
+      }
+      return [...kept.values()]
+    },
+    changed(change) {
+      if (change.resource !== CachedResource.pods) return false
+      const name = change.object?.metadata?.name
+      if (name === undefined || scannedWith === undefined) {
+        scannedWith = undefined
+        return true
+      }
+      const before = kept.has(name)
+      const pod = cache.get<V1Pod>(CachedResource.pods, namespace, name)
+      if (pod && picks(pod)) kept.set(name, pod)
+      else kept.delete(name)
+      return before || kept.has(name) || picks(change.object as V1Pod)
+    },
+  }
 }
 
 /** The seams a watch-driven wait takes (the clock of its progress line; its timers are real). */

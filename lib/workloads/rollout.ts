@@ -109,8 +109,8 @@ export function daemonSetRolloutComplete(ds: V1DaemonSet, restartedAt: Date | st
 
 /** The pods in `afterPods` that are still one of the pods before the restart (same uid), terminating or not. */
 export function podsRemaining(beforeUids: Iterable<string>, afterPods: readonly V1Pod[]): PodRef[] {
-  const before = new Set(beforeUids)
-  return afterPods.map(podRef).filter((pod) => pod.uid !== '' && before.has(pod.uid))
+  const before = beforeUids instanceof Set ? (beforeUids as ReadonlySet<string>) : new Set(beforeUids)
+  return afterPods.filter((pod) => before.has(pod.metadata?.uid || '\0')).map(podRef)
 }
 
 /**

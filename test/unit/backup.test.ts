@@ -82,6 +82,28 @@ describe('Backup.save', () => {
     expect(manifestOf(join(root, 'b')).objects).toHaveLength(60)
   })
 
+  it('saveAll writes a batch with one manifest, skips versions already saved, and fails whole when a file cannot be written', async () => {
+    const dir = join(root, 'b')
+    const backup = new Backup(dir, 'r', 'c', NOW)
+    await backup.save('Secret', version('s0', '1', 'first'))
+    const batch = Array.from({ length: 40 }, (_, i) => version(`s${i}`, '1', `t${i}`))
+    const copies = await backup.saveAll('Secret', [...batch, version('s1', '1', 't1')])
+    expect(copies).toHaveLength(41)
+    expect(copies[40]?.path).toBe(copies[1]?.path)
+    expect(manifestOf(dir).objects).toHaveLength(40)
+    // The copy saved before the batch is the one kept, not overwritten.
+    expect((JSON.parse(readFileSync(copies[0]!.path, 'utf8')) as V1Secret).data?.token).toBe(Buffer.from('first').toString('base64'))
+    expect((JSON.parse(readFileSync(copies[39]!.path, 'utf8')) as V1Secret).data?.token).toBe(Buffer.from('t39').toString('base64'))
+    expect(readdirSync(join(dir, 'secret', 'ns', 's39'))).toEqual(['1-uid-s39.json'])
+
+    // A directory in the way of one file: the batch fails with one line and records nothing of it.
+    writeFileSync(join(dir, 'secret', 'ns', 'blocked'), '')
+    const failing = backup.saveAll('Secret', [version('x1', '1', 't'), version('blocked', '1', 't')])
+    await expect(failing).rejects.toThrow(/^backup path .*blocked is not a directory/)
+    expect(manifestOf(dir).objects).toHaveLength(40)
+    expect(await backup.savedCopyOf('Secret', version('x1', '1', 't'))).toBeUndefined()
+  })
+
   it.each<[string, string, RegExp]>([
     ['bad JSON', '{"objects": [', /^backup manifest .*manifest\.json is corrupt \(not JSON\); restore it from a copy, or pass another --backup-dir$/],
     ['no objects', '{"runbook": "r"}', /is corrupt \(no "objects" list\)/],

@@ -15,11 +15,12 @@ import {
   replacementState,
   rolloutRestart,
   runningState,
+  trackedPods,
   waitForRollout,
   watchScope,
   type WaitSeams,
 } from '../../../lib/kube/workloads.ts'
-import { withWatchCache } from '../../../lib/kube/watch-cache.ts'
+import { ObjectStore, withWatchCache, type CacheChange } from '../../../lib/kube/watch-cache.ts'
 import { serverClock } from '../../../lib/kube/raw.ts'
 import type { Gate } from '../../../lib/concurrency.ts'
 import { createOutput, memorySink } from '../../../lib/output.ts'
@@ -441,6 +442,57 @@ describe('watchScope and concernsPods', () => {
   it('a re-list (no object) concerns every wait; a workload change concerns no pod wait', () => {
     expect(concernsPods({ resource: 'pods', namespace: 'default' }, {})).toBe(true)
     expect(concernsPods({ resource: 'deployments', namespace: 'default', object: {} }, { name: 'x' })).toBe(false)
+  })
+})
+
+describe('trackedPods', () => {
+  const pod = (name: string, app: string, uid = name) => ({ metadata: { name, namespace: 'default', uid, labels: { app } } }) as V1Pod
+  function setup() {
+    const store = new ObjectStore<V1Pod>()
+    let scans = 0
+    const cache = {
+      list: <T,>() => (scans++, store.in('default') as T[]),
+      get: <T,>(_resource: string, namespace: string, name: string) => store.get(namespace, name) as T | undefined,
+    }
+    let app = 'web'
+    const tracked = trackedPods(cache as never, 'default', (p) => p.metadata?.labels?.app === app, () => app)
+    const event = (type: string, p: V1Pod): boolean => {
+      store.apply(type, p)
+      return tracked.changed({ resource: 'pods', namespace: 'default', object: p } as CacheChange)
+    }
+    return { store, tracked, event, scans: () => scans, pick: (next: string) => (app = next) }
+  }
+  const names = (pods: V1Pod[]) => pods.map((p) => p.metadata?.name).sort()
+
+  it('scans the namespace once, then follows each pod event by name', () => {
+    const { store, tracked, event, scans } = setup()
+    store.apply('ADDED', pod('web-1', 'web'))
+    store.apply('ADDED', pod('db-1', 'db'))
+    expect(names(tracked.current())).toEqual(['web-1'])
+    expect(event('ADDED', pod('web-2', 'web'))).toBe(true)
+    expect(event('ADDED', pod('db-2', 'db'))).toBe(false)
+    expect(event('DELETED', pod('web-1', 'web'))).toBe(true)
+    // A pod relabelled out of the selection leaves it, and that matters to the wait.
+    expect(event('MODIFIED', pod('web-2', 'other'))).toBe(true)
+    expect(names(tracked.current())).toEqual([])
+    // A new pod under an old name is the pod the cache holds now.
+    expect(event('ADDED', pod('web-1', 'web', 'second'))).toBe(true)
+    expect(tracked.current().map((p) => p.metadata?.uid)).toEqual(['second'])
+    expect(scans()).toBe(1)
+  })
+
+  it('scans again after a re-list and when what it picks by changes', () => {
+    const { store, tracked, scans, pick } = setup()
+    store.apply('ADDED', pod('web-1', 'web'))
+    store.apply('ADDED', pod('db-1', 'db'))
+    tracked.current()
+    store.apply('ADDED', pod('web-9', 'web'))
+    expect(tracked.changed({ resource: 'pods', namespace: 'default' })).toBe(true)
+    expect(names(tracked.current())).toEqual(['web-1', 'web-9'])
+    pick('db')
+    expect(names(tracked.current())).toEqual(['db-1'])
+    expect(scans()).toBe(3)
+    expect(tracked.changed({ resource: 'deployments', namespace: 'default', object: {} })).toBe(false)
   })
 })
 
