@@ -33,7 +33,8 @@ export interface Discovery {
 export async function discover(ctx: Readonly<Ctx>, upstream: Upstream): Promise<Discovery> {
   const { kube } = ctx
   const secrets = await withApiErrors(kube.kc, () => findSecrets(ctx, upstream))
-  const pods = await withApiErrors(kube.kc, () => listPods(kube, ctx.where, ctx.selector))
+  // Kept whole only where a backup or re-creation may need them; the rest slimmed as each page arrives.
+  const pods = await withApiErrors(kube.kc, () => listPods(kube, ctx.where, ctx.selector, (pod) => (keepsWholePod(pod) ? pod : slimListedPod(pod))))
   // Events are only worth a request when some pod is stuck creating.
   const events = pods.some(isStuckCreating) ? await withApiErrors(kube.kc, () => listFailedMountEvents(kube, ctx.where)) : []
   const { targetSecrets, renamedSecrets } = dependencyTargets(secrets)
@@ -47,9 +48,7 @@ export async function discover(ctx: Readonly<Ctx>, upstream: Upstream): Promise<
     ...(ctx.boundBefore ? { boundBefore: ctx.boundBefore } : {}),
   })
   const { dependents, upToDate } = startedBeforeRegeneration(all, pods, secrets)
-  // Judged on the whole pods; kept whole only where a backup or re-creation may need them.
-  const kept = pods.map((pod) => (keepsWholePod(pod) ? pod : slimListedPod(pod)))
-  return { secrets, pods: kept, dependents, upToDate, renamedSecrets, logged }
+  return { secrets, pods, dependents, upToDate, renamedSecrets, logged }
 }
 
 /**

@@ -4,7 +4,7 @@
 // pods a full copy would cost hundreds of MB next to the run's own list; the
 // slim one is a few hundred bytes per pod. Pure; a field the waits start to
 // read must be added here, which the tests of the waits catch.
-import type { V1DaemonSet, V1Deployment, V1ObjectMeta, V1Pod, V1StatefulSet } from '@kubernetes/client-node'
+import type { V1Container, V1ContainerStatus, V1DaemonSet, V1Deployment, V1EphemeralContainer, V1ObjectMeta, V1Pod, V1StatefulSet } from '@kubernetes/client-node'
 import { controllerOf } from './owners.ts'
 
 export type Workload = V1Deployment | V1StatefulSet | V1DaemonSet
@@ -15,13 +15,18 @@ function slimMeta(meta: V1ObjectMeta | undefined): V1ObjectMeta {
   return { name, namespace, uid, labels, annotations, ownerReferences, deletionTimestamp, generation, resourceVersion, creationTimestamp }
 }
 
-/** Identity, labels, owners, node, phase and conditions (isReady, isTerminating, podsRemaining). */
+/**
+ * Identity, labels, owners, node, phase and the Ready condition's status
+ * (isReady, isTerminating, podsRemaining). Nothing reads the other
+ * conditions or their times, which were half of what a slim pod kept.
+ */
 export function slimPod(pod: V1Pod): V1Pod {
   const status = pod.status
+  const ready = status?.conditions?.find((c) => c.type === 'Ready')
   return {
     metadata: slimMeta(pod.metadata),
     spec: { containers: [], nodeName: pod.spec?.nodeName },
-    status: { phase: status?.phase, conditions: status?.conditions, startTime: status?.startTime },
+    status: { phase: status?.phase, conditions: ready ? [{ type: 'Ready', status: ready.status }] : [], startTime: status?.startTime },
   }
 }
 
@@ -44,17 +49,47 @@ export function keepsWholePod(pod: V1Pod): boolean {
 }
 
 /**
- * What a discovery keeps of a pod once its dependencies are known: what the
- * plan (owners, labels, annotations), the proof (projected token volumes,
- * start time, phase, deletion) and the counts read; not the containers, their
- * env and mounts, or the container statuses. At 30,000 pods the whole objects
- * were most of the run's live heap.
+ * What a discovery keeps of a pod that it need not keep whole, made as each
+ * page of the list arrives: what the judgement reads (Secret references in
+ * volumes, env, envFrom and imagePullSecrets; the waiting reasons that say a
+ * pod is stuck creating), the plan (owners, labels, annotations) and the
+ * proof (projected token volumes, start time, phase, deletion); not images,
+ * commands, resources, probes, env values or the other statuses. At 30,000
+ * pods the whole list was the run's largest allocation.
  */
 export function slimListedPod(pod: V1Pod): V1Pod {
   const slim = slimPod(pod)
-  slim.spec = { ...slim.spec!, serviceAccountName: pod.spec?.serviceAccountName, volumes: pod.spec?.volumes }
+  const spec = pod.spec
+  slim.spec = {
+    ...slim.spec!,
+    containers: secretRefsOnly(spec?.containers) ?? [],
+    initContainers: secretRefsOnly(spec?.initContainers),
+    ephemeralContainers: secretRefsOnly(spec?.ephemeralContainers),
+    imagePullSecrets: spec?.imagePullSecrets,
+    serviceAccountName: spec?.serviceAccountName,
+    serviceAccount: spec?.serviceAccount,
+    volumes: spec?.volumes,
+  }
+  slim.status = { ...slim.status, containerStatuses: waitingOnly(pod.status?.containerStatuses), initContainerStatuses: waitingOnly(pod.status?.initContainerStatuses) }
   partial.add(slim)
   return slim
+}
+
+/** Containers reduced to their names and the env entries that name a Secret. */
+function secretRefsOnly<C extends V1Container | V1EphemeralContainer>(containers: C[] | undefined): C[] | undefined {
+  return containers?.map(
+    (c) =>
+      ({
+        name: c.name,
+        env: c.env?.filter((e) => e.valueFrom?.secretKeyRef),
+        envFrom: c.envFrom?.filter((e) => e.secretRef),
+      }) as C,
+  )
+}
+
+/** Container statuses reduced to their names and why they wait. */
+function waitingOnly(statuses: V1ContainerStatus[] | undefined): V1ContainerStatus[] | undefined {
+  return statuses?.map((c) => ({ name: c.name, state: c.state?.waiting ? { waiting: { reason: c.state.waiting.reason } } : {} }) as V1ContainerStatus)
 }
 
 /** False for a pod `slimListedPod` made. */

@@ -6,8 +6,21 @@ import { buildOwnerIndex } from '../../../lib/workloads/owners.ts'
 import { keyChangeCutoff, unprovenBoundTokens } from '../../../lib/workloads/proof.ts'
 import { planRestarts } from '../../../lib/workloads/restart-plan.ts'
 import { isWholePod, keepsWholePod, slimListedPod } from '../../../lib/workloads/slim.ts'
-import { findDependentPods } from '../../../lib/workloads/dependents.ts'
-import { makeDeployment, makePod, makeReplicaSet, makeStatefulSet, ownerRef, secretVolume } from '../helpers/objects.ts'
+import { findDependentPods, isStuckCreating } from '../../../lib/workloads/dependents.ts'
+import {
+  configMapEnv,
+  container,
+  makeDeployment,
+  makeEvent,
+  makePod,
+  makeReplicaSet,
+  makeStatefulSet,
+  ownerRef,
+  secretEnv,
+  secretEnvFrom,
+  secretNotFoundMessage,
+  secretVolume,
+} from '../helpers/objects.ts'
 
 const NOW = new Date('2026-11-30T12:00:00Z')
 
@@ -35,13 +48,32 @@ describe('slimListedPod', () => {
   ]
   const owners = buildOwnerIndex({ replicaSets: [makeReplicaSet('web-1', { owner: ownerRef('Deployment', 'web') })], deployments: [makeDeployment('web')], statefulSets: [makeStatefulSet('db')] })
 
-  it('drops the containers and their statuses, and is never taken for a whole pod', () => {
-    const slim = slimListedPod(pods[0]!)
-    expect(slim.spec?.containers).toEqual([])
-    expect(slim.status?.containerStatuses).toBeUndefined()
+  it('drops images, env values, managed fields and the other statuses, and is never taken for a whole pod', () => {
+    const pod = makePod('api-1-x', { owner: ownerRef('ReplicaSet', 'api-1'), containers: [container('app', { env: [secretEnv('TOKEN', 'api-token'), configMapEnv('MODE', 'settings'), { name: 'PLAIN', value: 'x' }] })] })
+    const slim = slimListedPod(pod)
+    expect(slim.spec?.containers).toEqual([{ name: 'app', env: [secretEnv('TOKEN', 'api-token')] }])
+    expect(slim.status?.containerStatuses).toEqual([{ name: 'app', state: {} }])
     expect(slim.metadata?.managedFields).toBeUndefined()
     expect(isWholePod(slim)).toBe(false)
-    expect(isWholePod(pods[0]!)).toBe(true)
+    expect(isWholePod(pod)).toBe(true)
+  })
+
+  it('keeps what the judgement reads: every Secret reference, and the waiting reasons of a pod stuck creating', () => {
+    const rs = ownerRef('ReplicaSet', 'api-1')
+    const referencing = [
+      makePod('api-1-env', { owner: rs, containers: [container('app', { env: [secretEnv('TOKEN', 'api-token'), configMapEnv('MODE', 'settings')] })] }),
+      makePod('api-1-from', { owner: rs, initContainers: [container('init', { envFrom: [secretEnvFrom('api-token', 'API_')] })] }),
+      makePod('api-1-pull', { owner: rs, imagePullSecrets: ['api-token'] }),
+      makePod('api-1-stuck', { owner: rs, phase: 'Pending', waiting: 'ContainerCreating', volumes: [secretVolume('gone', 'deleted-token')] }),
+      makePod('api-1-other', { owner: rs, containers: [container('app', { env: [secretEnv('OTHER', 'other-token')] })] }),
+    ]
+    const events = [makeEvent(referencing[3]!, { message: secretNotFoundMessage('gone', 'deleted-token') })]
+    const judge = (list: typeof referencing) =>
+      findDependentPods({ pods: list, targetSecrets: new Set(['default/api-token', 'default/deleted-token']), events, loggedMissingSecrets: new Set(['default/deleted-token']) })
+    const whole = judge(referencing)
+    expect(whole.map((d) => d.pod.name).sort()).toEqual(['api-1-env', 'api-1-from', 'api-1-pull', 'api-1-stuck'])
+    expect(judge(referencing.map(slimListedPod))).toEqual(whole)
+    expect(referencing.map(slimListedPod).map(isStuckCreating)).toEqual(referencing.map(isStuckCreating))
   })
 
   it('keeps what the proof reads: projected token volumes, start time, phase and deletion', () => {
