@@ -42,6 +42,36 @@ export async function reviewToken(kube: Kube, token: string): Promise<TokenRevie
   }
 }
 
+/** How the API server says its cached copy of a legacy token's Secret is not the token presented. */
+const STALE_COPY = /does not match server's copy/
+
+export interface SettleOptions {
+  /** How long a lagging answer is asked again (default 15 s). */
+  readonly budgetMs?: number
+  readonly sleep?: (ms: number) => Promise<void>
+  readonly now?: () => number
+}
+
+/**
+ * A TokenReview of a legacy token that was just written, asked until it
+ * gives `expected` or the budget is spent. The API server authenticates
+ * legacy tokens against its cached copy of the Secret, which can lag the
+ * watch that showed the new token by seconds on a loaded server: a new
+ * token is then refused ("does not match server's copy") and an old one
+ * still accepted. Any other refusal of a new token is final at once.
+ */
+export async function reviewSettled(review: () => Promise<TokenReviewResult>, expected: boolean, opts: SettleOptions = {}): Promise<TokenReviewResult> {
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)))
+  const now = opts.now ?? Date.now
+  const deadline = now() + (opts.budgetMs ?? 15_000)
+  for (let pause = 250; ; pause = Math.min(pause * 2, 2_000)) {
+    const result = await review()
+    const lagging = expected ? STALE_COPY.test(result.error ?? '') : result.authenticated
+    if (result.authenticated === expected || !lagging || now() >= deadline) return result
+    await sleep(pause)
+  }
+}
+
 export async function probeWithBearer(kube: Kube, token: string, namespace = 'default'): Promise<BearerProbeResult> {
   requireVerifiedTls(kube)
   const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods?limit=1`

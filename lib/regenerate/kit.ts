@@ -10,7 +10,7 @@ import { mapLimit } from '../concurrency.ts'
 import type { Kube } from '../kube/clients.ts'
 import { withApiErrors } from '../kube/errors.ts'
 import { serverTime } from '../kube/raw.ts'
-import { reviewToken } from '../kube/token-checks.ts'
+import { reviewSettled, reviewToken } from '../kube/token-checks.ts'
 import { secretKey, tokenOf } from '../kube/token-secrets.ts'
 import { waitForTokenRefills } from '../kube/wait-secrets.ts'
 import type { Scope } from '../secrets.ts'
@@ -120,11 +120,11 @@ export async function proveRegenerated(kube: Kube, keys: readonly VerificationKe
   if (!fresh) return `${key}: no new token`
   const signature = await verifySignature(decodeToken(fresh), keys)
   if (signature.result !== 'verified') return `${key}: the new token is not signed by a current key (${signature.result})`
-  const review = await reviewToken(kube, fresh)
+  const review = await reviewSettled(() => reviewToken(kube, fresh), true)
   if (!review.authenticated) return `${key}: TokenReview does not authenticate the new token (${review.error ?? 'no reason given'})`
   // Signed by the same (current) key, a legacy token comes out byte-identical: nothing old to reject.
   const previous = tokenOf(secret)
-  if (previous && previous !== fresh && (await reviewToken(kube, previous)).authenticated) return `${key}: the previous token is still accepted`
+  if (previous && previous !== fresh && (await reviewSettled(() => reviewToken(kube, previous), false)).authenticated) return `${key}: the previous token is still accepted`
   return undefined
 }
 

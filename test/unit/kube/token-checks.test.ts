@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest'
 import type { Kube } from '../../../lib/kube/clients.ts'
 import { DomainError } from '../../../lib/errors.ts'
-import { probeWithBearer, reviewToken, selfSubjectReview } from '../../../lib/kube/token-checks.ts'
+import { probeWithBearer, reviewSettled, reviewToken, selfSubjectReview, type TokenReviewResult } from '../../../lib/kube/token-checks.ts'
 
 const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ0ZXN0In0.c2lnbmF0dXJl'
 
@@ -54,5 +54,42 @@ describe('live token checks over unverified TLS', () => {
     const { kube, sent } = kubeFor(false)
     await expect(reviewToken(kube, TOKEN)).resolves.toEqual({ authenticated: true, username: 'system:serviceaccount:ns:sa' })
     expect(sent).toEqual(['TokenReview'])
+  })
+})
+
+describe('reviewSettled', () => {
+  const STALE = { authenticated: false, error: "[invalid bearer token, Token does not match server's copy]" }
+  function answers(...results: TokenReviewResult[]) {
+    let t = 0
+    const asked: number[] = []
+    return {
+      review: async () => (asked.push(t), results[Math.min(asked.length - 1, results.length - 1)]!),
+      opts: { budgetMs: 5_000, now: () => t, sleep: async (ms: number) => void (t += ms) },
+      asked,
+    }
+  }
+
+  it("asks again while the server's cached copy lags, until the new token authenticates", async () => {
+    const a = answers(STALE, STALE, { authenticated: true, username: 'system:serviceaccount:ns:svc' })
+    expect(await reviewSettled(a.review, true, a.opts)).toMatchObject({ authenticated: true })
+    expect(a.asked).toEqual([0, 250, 750])
+  })
+
+  it('gives up when the budget is spent, with the last answer', async () => {
+    const a = answers(STALE)
+    expect(await reviewSettled(a.review, true, a.opts)).toEqual(STALE)
+    expect(a.asked.at(-1)).toBeGreaterThanOrEqual(5_000)
+  })
+
+  it('takes any other refusal of a new token at once', async () => {
+    const a = answers({ authenticated: false, error: 'token has been invalidated' })
+    expect(await reviewSettled(a.review, true, a.opts)).toMatchObject({ authenticated: false })
+    expect(a.asked).toEqual([0])
+  })
+
+  it('asks again while an old token is still accepted, until it is rejected', async () => {
+    const a = answers({ authenticated: true }, { authenticated: false, error: 'invalid bearer token' })
+    expect(await reviewSettled(a.review, false, a.opts)).toMatchObject({ authenticated: false })
+    expect(a.asked).toHaveLength(2)
   })
 })
