@@ -165,6 +165,20 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }
 
+describe('Redactor on output without tokens', () => {
+  it('returns a big text with no token as it is, and still finds a token whose start a line break splits', () => {
+    const r = new Redactor()
+    r.register(token)
+    const plan = JSON.stringify({ pods: Array.from({ length: 2_000 }, (_, i) => ({ name: `web-${i}`, detail: 'mounts\nsecret app-token' })) }, null, 2)
+    expect(r.redact(plan)).toBe(plan)
+    for (const split of [`e\n  ${token.slice(1)}`, `ey\\n${token.slice(2)}`, wrapBase64(token, 2)]) {
+      const out = r.redact(`value: ${split}\n`)
+      expect(out).toContain(redacted(token))
+      expect(out).not.toContain(token.split('.')[2])
+    }
+  })
+})
+
 describe('redactJwtShapes', () => {
   // A regex like /eyJ[\w-]+\.[\w-]+\.[\w-]+/ takes quadratic time on these.
   it.each([
