@@ -168,18 +168,46 @@ export class Redactor {
   }
 }
 
-/** Line breaks a run's view drops (see VIEW_EDITS). */
-const LINE_BREAKS = /(?:\r?\n|\\r\\n|\\n)[ \t]*/g
-
 /**
- * Whether any run of `text` may show a JWT's start, or a wrapped one's, in its
- * view: the whole text without line breaks holds every run's view as a
- * substring (a run's own breaks removed alike), so a miss here is a miss in
- * every run. One pass and at most one copy of the text.
+ * Whether any run of `text` may show a JWT's start (`eyJ`), or a wrapped
+ * one's (`ZXlK`), in its view: the text read with every line break of
+ * wrapping skipped (see VIEW_EDITS), so it holds every run's view in order.
+ * A miss here is a miss in every run. One pass, nothing allocated.
  */
 function mayHoldJwt(text: string): boolean {
-  const joined = text.replace(LINE_BREAKS, '')
-  return joined.includes(JWT_START) || joined.includes(WRAPPED_JWT_START)
+  let c1 = 0
+  let c2 = 0
+  let c3 = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c === NL || c === CR || c === BACKSLASH) {
+      const skip = lineBreakAt(text, i)
+      if (skip > 0) {
+        i += skip - 1
+        continue
+      }
+    }
+    if (c === J && c1 === Y && c2 === E) return true
+    if (c === K && c1 === L && c2 === X && c3 === Z) return true
+    c3 = c2
+    c2 = c1
+    c1 = c
+  }
+  return false
+}
+
+const [E, Y, J, Z, X, L, K, NL, CR, BACKSLASH] = [...'eyJZXlK\n\r\\'].map((c) => c.charCodeAt(0)) as [number, number, number, number, number, number, number, number, number, number]
+
+/** The length of the line break (\n, \r\n, or their JSON escapes) and the indentation after it at `i`; 0 if none. */
+function lineBreakAt(text: string, i: number): number {
+  let end: number
+  if (text.startsWith('\n', i)) end = i + 1
+  else if (text.startsWith('\r\n', i)) end = i + 2
+  else if (text.startsWith('\\n', i)) end = i + 2
+  else if (text.startsWith('\\r\\n', i)) end = i + 4
+  else return 0
+  while (text[end] === ' ' || text[end] === '\t') end++
+  return end - i
 }
 
 /** Replaces every JWT-shaped substring of `text` (and base64 of one) with its fingerprint, with no registry. */
