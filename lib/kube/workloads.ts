@@ -19,7 +19,7 @@ import { isReady, rolloutProgress } from '../workloads/rollout.ts'
 import { selectorMatches } from '../workloads/selectors.ts'
 import type { Workload } from '../workloads/slim.ts'
 import { isNotFound, PatchType, statusOf, type Kube } from './clients.ts'
-import { listAll, withoutManagedFields, type Page, type PageFetcher } from './list.ts'
+import { listAll, type Page, type PageFetcher } from './list.ts'
 import { CachedResource, withWatchCache, type CacheChange, type WatchCache } from './watch-cache.ts'
 
 /** Where to look: every namespace (one cluster-wide paged list), or these namespaces (one paged list each). */
@@ -40,7 +40,7 @@ const page = <T>(promise: Promise<{ items: T[]; metadata?: { _continue?: string 
 /** `keep` reduces each pod as its page arrives, so a whole page is the most held at once. */
 export function listPods(kube: Kube, where: Namespaces, labelSelector?: string, keep: (pod: V1Pod) => V1Pod = (pod) => pod): Promise<V1Pod[]> {
   const selector = labelSelector ? { labelSelector } : {}
-  const kept = (list: Promise<{ items: V1Pod[]; metadata?: { _continue?: string } }>) => page(list.then((r) => ({ ...r, items: r.items.map((pod) => keep(withoutManagedFields(pod))) })))
+  const kept = (list: Promise<{ items: V1Pod[]; metadata?: { _continue?: string } }>) => page(list.then((r) => ({ ...r, items: r.items.map(keep) })))
   return listIn(
     where,
     (p) => kept(kube.core.listPodForAllNamespaces({ ...selector, ...p })),
