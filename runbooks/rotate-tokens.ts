@@ -17,7 +17,7 @@ import { UsageError } from '../lib/errors.ts'
 import { resolveMode, within, type AnyStep, type Findings, type Runbook, type RunReport, type Step } from '../lib/engine/index.ts'
 import { whoAmI, missingPermissions } from '../lib/kube/access.ts'
 import { withApiErrors as api } from '../lib/kube/errors.ts'
-import { reviewToken } from '../lib/kube/token-checks.ts'
+import { reviewSettled, reviewToken } from '../lib/kube/token-checks.ts'
 import { describePermission, rbacRulesFor, requiredPermissions, type Permission } from '../lib/preflight/permissions.ts'
 import { renderRotationSummary, type RotationReport } from '../lib/report/rotation.ts'
 import { applyRestore, planRestore, restoreFailures, type RestoreItem } from '../lib/restore.ts'
@@ -289,7 +289,8 @@ const restoreSecrets: Step<Ctx, RestorePlan> = {
     const restored = plan.filter((i) => i.action !== 'refuse')
     const failed = []
     for (const item of restored) {
-      const review = await api(ctx.kube.kc, () => reviewToken(ctx.kube, tokenOf(item.backup)!))
+      // Just written back: the API server's cached copy of the Secret may still hold the other token for a moment.
+      const review = await api(ctx.kube.kc, () => reviewSettled(() => reviewToken(ctx.kube, tokenOf(item.backup)!), true))
       if (!review.authenticated) failed.push(`${item.entry.namespace}/${item.entry.name}`)
     }
     const refused = restoreFailures(plan)
