@@ -34,6 +34,16 @@ export function stepDurations(starts: ReadonlyArray<number | undefined>, endMs: 
   })
 }
 
+/**
+ * The peak RSS a process had reached when step i ended, from the high-water
+ * marks read as each step began (`marks[i]`: at step i's start): the next
+ * step's mark that was read, else the process's final peak. Marks never
+ * decrease, so a later one is an upper bound for an earlier step's end.
+ */
+export function highWaterAfter(marks: ReadonlyArray<number | undefined>, i: number, finalPeak: number): number {
+  return marks.slice(i + 1).find((m) => m !== undefined) ?? finalPeak
+}
+
 /** Request counts keyed "VERB resource[/subresource]". */
 export type Totals = Record<string, number>
 

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { diffTotals, parseRequestTotals, phaseOf, stepDurations, verdict } from '../bench/cluster-figures.ts'
+import { diffTotals, highWaterAfter, parseRequestTotals, phaseOf, stepDurations, verdict } from '../bench/cluster-figures.ts'
 import { layout, lockClusterDir, workloadsOf } from '../bench/cluster.ts'
 
 describe('bench-cluster figures', () => {
@@ -18,6 +18,11 @@ describe('bench-cluster figures', () => {
 
   it('times each step until the next progress line, the last until exit, steps without a line as 0', () => {
     expect(stepDurations([0, 100, undefined, 400], 1000, 5)).toEqual([100, 300, 0, 600, 0])
+  })
+
+  it("gives each step the peak RSS read when the next step began, the last step the process's final peak", () => {
+    const marks = [10, 50, undefined, 200]
+    expect([0, 1, 2, 3].map((i) => highWaterAfter(marks, i, 900))).toEqual([50, 200, 200, 900])
   })
 
   it('sums apiserver_request_total by verb and resource and diffs two readings', () => {
