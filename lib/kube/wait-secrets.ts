@@ -24,12 +24,23 @@ export interface RefillOptions {
   watch?: WatchFn
 }
 
-/** Watches token Secrets in `scope` from `resourceVersion` until `onSecret` returns true (`done`), `ms` pass (`timer`), or it ends by itself (`ended`). */
+/**
+ * Watches token Secrets in `scope` from `resourceVersion` until `onSecret`
+ * returns true (`done`), `ms` pass or the watch stays silent too long
+ * (`timer`: the caller re-lists), or it ends by itself (`ended`).
+ */
 export type WatchFn = (kube: Kube, scope: Scope, resourceVersion: string | undefined, ms: number, onSecret: (s: k8s.V1Secret) => boolean) => Promise<'done' | 'timer' | 'ended'>
 
 /** Watch restarts back off like retries, from 0.5 s up to 10 s; a watch that lived this long resets the backoff. */
 const WATCH_BACKOFF: RetryPolicy = { ...DEFAULT_RETRY_POLICY, baseMs: 500, capMs: 10_000 }
 const HEALTHY_WATCH_MS = 10_000
+/**
+ * A watch with no event (not even a bookmark) for this long may have stalled
+ * silently: end it and re-list. Only then: while refills stream in, a
+ * re-list on a schedule would fetch every token Secret again (20 pages at
+ * 10,000) every half minute for nothing.
+ */
+const SILENT_WATCH_MS = 30_000
 
 /**
  * Resolves with the token of every target (namespace/name → token) once each
@@ -55,10 +66,9 @@ export async function waitForTokenRefills(kube: Kube, targets: ReadonlySet<strin
     if (filled.size === targets.size) break
     const remaining = deadline - now()
     if (remaining <= 0) throw notRefilled(targets, filled, opts.timeoutMs)
-    // Watch from the list's own snapshot, so no change between the two is missed;
-    // re-list at least every 30 s in case the watch silently stalls.
+    // Watch from the list's own snapshot, so no change between the two is missed.
     const started = now()
-    const ended = await (opts.watch ?? watchUntil)(kube, opts.scope, resourceVersion, Math.min(remaining, 30_000), (secret) => {
+    const ended = await (opts.watch ?? watchUntil)(kube, opts.scope, resourceVersion, remaining, (secret) => {
       consider(secret)
       return filled.size === targets.size
     })
@@ -94,15 +104,19 @@ const watchUntil: WatchFn = (kube, scope, resourceVersion, ms, onSecret) => {
       if (finished) return
       finished = true
       clearTimeout(timer)
+      clearTimeout(silence)
       controller?.abort()
       resolve(how)
     }
     const timer = setTimeout(() => finish('timer'), ms)
+    let silence = setTimeout(() => finish('timer'), SILENT_WATCH_MS)
     kube.watch()
       .watch(
         path,
         { fieldSelector: `type=${TOKEN_SECRET_TYPE}`, ...(resourceVersion ? { resourceVersion } : {}), allowWatchBookmarks: true },
         (phase, object: k8s.V1Secret) => {
+          clearTimeout(silence)
+          silence = setTimeout(() => finish('timer'), SILENT_WATCH_MS)
           if ((phase === 'ADDED' || phase === 'MODIFIED') && onSecret(object)) finish('done')
         },
         // The watch ended (server timeout, dropped connection, 410 Gone): the caller re-lists.
