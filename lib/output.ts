@@ -3,6 +3,7 @@
 // `--output json` keeps stdout to exactly one JSON document; colour appears
 // only on a terminal without NO_COLOR. Streams are injected (tests pass
 // strings-collecting sinks), so nothing here reaches for process.* itself.
+import { jsonChunks } from './report/json-chunks.ts'
 
 /** What Output needs from lib/redact.ts's Redactor (kept local so this module does not depend on it). */
 export interface TextRedactor {
@@ -130,7 +131,9 @@ export function createOutput(opts: OutputOptions): Output {
       if (format === 'json') {
         if (resultWritten) throw new Error('Output.result called twice with --output json: stdout must hold one JSON document')
         resultWritten = true
-        write(stdout, `${JSON.stringify(value, jsonReplacer, 2)}\n`)
+        // In chunks, not one string: a 30,000-pod report is ~30 MB of JSON.
+        for (const chunk of jsonChunks(value, jsonReplacer)) write(stdout, chunk)
+        write(stdout, '\n')
         return
       }
       const text = renderText ? renderText(value) : typeof value === 'string' ? value : JSON.stringify(value, jsonReplacer, 2)
