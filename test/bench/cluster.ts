@@ -32,7 +32,10 @@
 // 10,000/30,000 run fit a session; the output and the history line say which.
 // (StatefulSets need the MaxUnavailableStatefulSet feature, beta and off by
 // default in 1.36: bench clusters turn it on.)
-// One bench process per cluster directory (a lock file in it).
+// One bench process per cluster directory (a lock file in it). Bench
+// clusters have kwok nodes only: a real node's kubelet would add load, and
+// the host's one real node is the e2e suite's (its real-node tests were
+// skipped while a bench cluster held it).
 //
 // --seed-only starts and seeds the cluster, then stops: the next run reuses
 // it and measures at once. --client-qps (default 100) is the controller
@@ -615,7 +618,7 @@ export async function main(argv: string[]): Promise<number> {
   const t0 = performance.now()
   const clientQps = Number(values['client-qps'] ?? envInt('BENCH_CLIENT_QPS', 100))
   await lockClusterDir(dir)
-  const cluster = await startLocalCluster({ dir, clientQps })
+  const cluster = await startLocalCluster({ dir, clientQps, realNode: false })
   const a = apis(cluster.kubeconfigPath)
   await seed(a, sizes, l)
   await waitSeeded(a, N, M, 3_600_000)

@@ -67,6 +67,13 @@ export interface LocalClusterOptions {
    * replaced; kept across restarts (key rotation).
    */
   clientQps?: number
+  /**
+   * false: a fresh cluster gets no real node, only kwok nodes (benchmarks:
+   * a kubelet would only add load, and one host runs one real node, which
+   * the e2e suite's real-node tests need). A running cluster is reused as
+   * it is. Default: as KTR_REAL_NODE says.
+   */
+  realNode?: false
   log?: (line: string) => void
 }
 
@@ -96,7 +103,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<C
   await rm(options.dir, { recursive: true, force: true })
   await mkdir(options.dir, { recursive: true, mode: 0o700 })
 
-  const cannot = mode === 'off' ? 'KTR_REAL_NODE=0' : hostCannotRunNode(options.dir, binaryCacheDir())
+  const cannot = mode === 'off' ? 'KTR_REAL_NODE=0' : options.realNode === false ? 'not wanted here (a benchmark cluster: kwok nodes only)' : hostCannotRunNode(options.dir, binaryCacheDir())
   if (mode === 'on' && cannot) throw new Error(`KTR_REAL_NODE=1 asks for a real node, but this host cannot run one: ${cannot}`)
   const binaries = await ensureBinaries(process.env, log, !cannot)
   log(`starting Kubernetes ${versions.kubernetes} in ${options.dir}`)
