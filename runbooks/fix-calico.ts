@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=16
+// (V8 young generation capped at 2 x 16 MB: see "Memory" in README.md.)
 // fix-calico: make the token Calico's CNI plugin presents on every node fresh
 // again after the service-account signing key changed, and prove it.
 // Detects the install (manifest or operator, version, the CNI's

@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=16
+// (V8 young generation capped at 2 x 16 MB: see "Memory" in README.md.)
 // kube-token-runbooks <runbook> [flags]: the package's one command for all
 // five runbooks. Each runbook is also an executable of its own, and installed
 // under kubectl's plugin names (`kubectl rotate-tokens`, `kubectl verify-token`,

@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=16
+// (V8 young generation capped at 2 x 16 MB: see "Memory" in README.md.)
 // regenerate-tokens: issue new tokens for the service-account token Secrets
 // whose tokens the cluster no longer accepts (its signing key changed). Backs
 // every Secret up first, blanks (or recreates) it so the tokens controller

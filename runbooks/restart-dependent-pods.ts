@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=16
+// (V8 young generation capped at 2 x 16 MB: see "Memory" in README.md.)
 // restart-dependent-pods: after regenerate-tokens, replace the pods that
 // still hold an old token. The cluster says which: token Secrets carry
 // kube-token-runbooks.io/regenerated-at, and a pod that names one and started

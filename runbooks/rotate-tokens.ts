@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=16
+// (V8 young generation capped at 2 x 16 MB: see "Memory" in README.md.)
 // rotate-tokens: the maintenance job after a cluster's service-account
 // signing key was regenerated. One process, one session (cluster, scope,
 // backup directory, redactor), one engine run: preflight, then the steps of

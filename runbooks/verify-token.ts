@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=16
+// (V8 young generation capped at 2 x 16 MB: see "Memory" in README.md.)
 // verify-token: is this service-account token good? Checks the signature
 // against the cluster's current keys (or --key-file, offline), asks the API
 // server (TokenReview, the classic bearer GET, SelfSubjectReview), and gives

@@ -57,7 +57,7 @@ import { readFileSync, rmSync } from 'node:fs'
 import { mkdir, readFile, appendFile, rm, writeFile } from 'node:fs/promises'
 import { request } from 'node:https'
 import { cpus, loadavg, totalmem } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import * as k8s from '@kubernetes/client-node'
@@ -382,7 +382,7 @@ async function runInventory(a: Apis, kubeconfig: string): Promise<{ ms: number; 
   return { ms, code, requests: diffTotals(before, await requestTotals(a.kc)) }
 }
 
-/** VmHWM (kB) of the runbook: the node process GNU time started, `timePid`'s child. */
+/** VmHWM (kB) of the runbook: GNU time's child (env, which execs node in place). */
 function runbookHighWaterKb(timePid: number | undefined): number | undefined {
   try {
     const child = readFileSync(`/proc/${timePid}/task/${timePid}/children`, 'utf8').trim().split(' ')[0]
@@ -400,11 +400,13 @@ async function runRotateTokens(a: Apis, kubeconfig: string, scratch: string): Pr
   const starts: number[] = []
   // The runbook's RSS high-water mark as each step began: which step set the peak.
   const highWaterKb: Array<number | undefined> = []
-  const args = ['-f', '%M', '-o', rssFile, process.execPath, join(root, 'runbooks', 'rotate-tokens.ts'), '-A', '--yes', '--recreate-bare-pods', '-o', 'json']
+  // Through its shebang, as `make rotate-tokens` runs it (node flags included), on this Node.
+  const args = ['-f', '%M', '-o', rssFile, join(root, 'runbooks', 'rotate-tokens.ts'), '-A', '--yes', '--recreate-bare-pods', '-o', 'json']
   args.push('--kubeconfig', kubeconfig, '--report-dir', join(scratch, 'reports'), '--backup-dir', join(scratch, `backup-${Date.now()}`))
-  progress(`running rotate-tokens ${args.slice(6).join(' ')}`)
+  progress(`running rotate-tokens ${args.slice(5).join(' ')}`)
   const t0 = performance.now()
-  const child = spawn('/usr/bin/time', args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } })
+  const env = { ...process.env, NO_COLOR: '1', PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` }
+  const child = spawn('/usr/bin/time', args, { stdio: ['ignore', 'pipe', 'pipe'], env })
   let stdout = ''
   child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c))
   const lines = createInterface({ input: child.stderr })
@@ -567,6 +569,10 @@ function kubectlBaseline(kubeconfig: string, l: Layout, sample: number) {
   return { perTokenMs: median(perToken), patchMs, secrets: secrets.length, restartMs, workloads: workloads.length }
 }
 
+function shebangOf(runbook: string): string {
+  return readFileSync(join(root, 'runbooks', `${runbook}.ts`), 'utf8').split('\n', 1)[0]!
+}
+
 function gitCommit(): string {
   try {
     const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim()
@@ -691,7 +697,7 @@ export async function main(argv: string[]): Promise<number> {
   const machine = `${cpus()[0]?.model ?? 'unknown'} x ${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(1)} GB`
   const out = [
     `## bench-cluster: N=${N} token Secrets, M=${M} pods, ${l.namespaces.length} namespaces (${machine}; load ${loadStart.map((x) => x.toFixed(2)).join(' ')} -> ${loadEnd.map((x) => x.toFixed(2)).join(' ')})`,
-    `# rotate-tokens -A --yes --recreate-bare-pods exited ${tool.code}; seeding took ${s(seedMs)}; StatefulSets and DaemonSets roll out with maxUnavailable ${sizes.maxUnavailable}`,
+    `# rotate-tokens -A --yes --recreate-bare-pods exited ${tool.code}, run through its shebang (${shebangOf('rotate-tokens')}) on Node ${process.version}; seeding took ${s(seedMs)}; StatefulSets and DaemonSets roll out with maxUnavailable ${sizes.maxUnavailable}`,
     `# kubectl loop: measured on ${kb.secrets} Secrets and ${kb.workloads} workloads, extrapolated to ${N} Secrets and ${workloadsTotal} workloads; it does not wait for refills or rollouts and skips bare pods, so it is a lower bound`,
     ...alignedLines(['measure', 'value', 'target', 'verdict'], rows, [0, 2, 3]),
     '',
@@ -715,6 +721,7 @@ export async function main(argv: string[]): Promise<number> {
       date: new Date().toISOString(),
       commit: gitCommit(),
       node: process.version,
+      shebang: shebangOf('rotate-tokens'),
       machine,
       load: { start: loadStart.map((x) => +x.toFixed(2)), end: loadEnd.map((x) => +x.toFixed(2)) },
       N,
