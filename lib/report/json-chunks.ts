@@ -49,7 +49,7 @@ function prepared(holder: object, key: string, value: unknown, replacer: JsonRep
 function isBig(value: unknown): boolean {
   if (value === null || typeof value !== 'object') return false
   const members = Array.isArray(value) ? value : Object.values(value)
-  return members.length >= WHOLE_BELOW || members.some((m) => m !== null && typeof m === 'object' && !(m instanceof Date) && Object.keys(m).length > 0)
+  return members.length >= WHOLE_BELOW || members.some((m) => m !== null && typeof m === 'object' && Object.keys(m).length > 0)
 }
 
 /** Values JSON.stringify leaves out of an object (and writes as null in an array). */

@@ -135,11 +135,14 @@ export function apis(kubeconfigPath: string): Apis {
   return { kc, core: kc.makeApiClient(k8s.CoreV1Api), apps: kc.makeApiClient(k8s.AppsV1Api) }
 }
 
-async function ignoreExists(create: () => Promise<unknown>): Promise<void> {
+/** Creates, or leaves what exists (409): true when it created. */
+async function ignoreExists(create: () => Promise<unknown>): Promise<boolean> {
   try {
     await create()
+    return true
   } catch (err) {
     if ((err as { code?: number }).code !== 409) throw err
+    return false
   }
 }
 
@@ -232,10 +235,7 @@ async function seed(a: Apis, sizes: Sizes, l: Layout): Promise<void> {
       } else {
         const replicas = l.perNs.deployments[Number(w.name.split('-').at(-1))] ?? 1
         const spec = { selector, template, replicas, progressDeadlineSeconds: PROGRESS_DEADLINE_S }
-        try {
-          await a.apps.createNamespacedDeployment({ namespace: ns, body: { metadata, spec } })
-        } catch (err) {
-          if ((err as { code?: number }).code !== 409) throw err
+        if (!(await ignoreExists(() => a.apps.createNamespacedDeployment({ namespace: ns, body: { metadata, spec } })))) {
           // Seeded before the deadline was set: not a template change, so no rollout.
           const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch)
           await a.apps.patchNamespacedDeployment({ namespace: ns, name: w.name, body: { spec: { progressDeadlineSeconds: PROGRESS_DEADLINE_S } } }, merge)

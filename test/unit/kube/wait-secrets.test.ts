@@ -1,5 +1,5 @@
 import type { V1Secret } from '@kubernetes/client-node'
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { Kube } from '../../../lib/kube/clients.ts'
 import { waitForTokenRefills, type WatchFn } from '../../../lib/kube/wait-secrets.ts'
 import { makeSecret } from '../helpers/objects.ts'
@@ -68,5 +68,55 @@ describe('waitForTokenRefills', () => {
     const h = harness([[empty]], Array.from({ length: 50 }, () => ({ ms: 0, how: 'ended' as const })))
     await expect(waitForTokenRefills(h.kube, new Set(['default/a']), { ...h.opts, timeoutMs: 20_000 })).rejects.toThrow(/did not refill 1 Secret\(s\) within 20s: default\/a/)
     expect(h.sleeps.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(20_000)
+  })
+
+  describe('the real watch', () => {
+    afterEach(() => {
+      vi.useRealTimers()
+    })
+
+    /** A kube whose lists are served in turn and whose watches only record what they were given. */
+    function watchingKube(lists: V1Secret[][]) {
+      let listed = 0
+      const watches: Array<{ emit: (phase: string, s: V1Secret) => void; aborted: boolean }> = []
+      const kube = {
+        core: {
+          listNamespacedSecret: () => Promise.resolve({ items: lists[Math.min(listed++, lists.length - 1)] ?? [], metadata: { resourceVersion: String(listed) } }),
+        },
+        watch: () => ({
+          watch: (_path: string, _query: object, emit: (phase: string, s: V1Secret) => void) => {
+            const controller = new AbortController()
+            const w = { emit, aborted: false }
+            controller.signal.addEventListener('abort', () => (w.aborted = true))
+            watches.push(w)
+            return Promise.resolve(controller)
+          },
+        }),
+      } as unknown as Kube
+      return {
+        kube,
+        watches,
+        get listed() {
+          return listed
+        },
+      }
+    }
+
+    it('ends a watch that stays silent 30 s and re-lists; events keep it open', async () => {
+      vi.useFakeTimers()
+      const h = watchingKube([[empty], [filled]])
+      const result = waitForTokenRefills(h.kube, new Set(['default/a']), { scope: { all: false, namespace: 'default' }, timeoutMs: 600_000 })
+      await vi.advanceTimersByTimeAsync(20_000)
+      expect(h.watches).toHaveLength(1)
+      // An event for a Secret still blank: the watch lives on, its silence counted from here.
+      h.watches[0]!.emit('MODIFIED', empty)
+      await vi.advanceTimersByTimeAsync(25_000)
+      expect(h.listed).toBe(1)
+      expect(h.watches[0]!.aborted).toBe(false)
+      await vi.advanceTimersByTimeAsync(5_000)
+      expect(h.watches[0]!.aborted).toBe(true)
+      expect(h.listed).toBe(2)
+      expect((await result).get('default/a')).toBe('new')
+    })
   })
 })
