@@ -7,7 +7,8 @@
 //      add kwok nodes, seed N token Secrets over 50 namespaces and M pods that
 //      mount them (Deployments, StatefulSets, DaemonSets, bare pods);
 //   2. rotate the signing key abruptly, run `rotate-tokens -A --yes
-//      --recreate-bare-pods -o json` under GNU time (peak RSS), timing each
+//      --recreate-bare-pods -o json` as make runs it (the bundle, with the
+//      shebang's node flags) under GNU time (peak RSS), timing each
 //      step from its `[n/N]` progress line on stderr and reading the API
 //      server's apiserver_request_total before and after; just before it,
 //      `regenerate-tokens -A --dry-run` alone, for the inventory's requests;
@@ -64,6 +65,7 @@ import * as k8s from '@kubernetes/client-node'
 import { mapLimit } from '../../lib/concurrency.ts'
 import { startLocalCluster } from '../cluster/local.ts'
 import { alignedLines, isMain, median, progress } from './harness.ts'
+import { ensureBundle } from './startup.ts'
 import { phaseOf, parseRequestTotals, diffTotals, stepDurations, highWaterAfter, verdict, type Totals } from './cluster-figures.ts'
 
 const root = join(import.meta.dirname, '..', '..')
@@ -400,10 +402,12 @@ async function runRotateTokens(a: Apis, kubeconfig: string, scratch: string): Pr
   const starts: number[] = []
   // The runbook's RSS high-water mark as each step began: which step set the peak.
   const highWaterKb: Array<number | undefined> = []
-  // Through its shebang, as `make rotate-tokens` runs it (node flags included), on this Node.
-  const args = ['-f', '%M', '-o', rssFile, join(root, 'runbooks', 'rotate-tokens.ts'), '-A', '--yes', '--recreate-bare-pods', '-o', 'json']
+  // As `make rotate-tokens` runs it: the bundle, with the node flags of the runbooks' shebang, on this Node.
+  await ensureBundle()
+  const command = rotateTokensCommand()
+  const args = ['-f', '%M', '-o', rssFile, ...command, '-A', '--yes', '--recreate-bare-pods', '-o', 'json']
   args.push('--kubeconfig', kubeconfig, '--report-dir', join(scratch, 'reports'), '--backup-dir', join(scratch, `backup-${Date.now()}`))
-  progress(`running rotate-tokens ${args.slice(5).join(' ')}`)
+  progress(`running ${args.slice(4).join(' ')}`)
   const t0 = performance.now()
   const env = { ...process.env, NO_COLOR: '1', PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` }
   const child = spawn('/usr/bin/time', args, { stdio: ['ignore', 'pipe', 'pipe'], env })
@@ -569,9 +573,15 @@ function kubectlBaseline(kubeconfig: string, l: Layout, sample: number) {
   return { perTokenMs: median(perToken), patchMs, secrets: secrets.length, restartMs, workloads: workloads.length }
 }
 
-function shebangOf(runbook: string): string {
-  return readFileSync(join(root, 'runbooks', `${runbook}.ts`), 'utf8').split('\n', 1)[0]!
+/** `node <the shebang's flags> dist/rotate-tokens.js`, the command `make rotate-tokens` runs. */
+function rotateTokensCommand(): string[] {
+  const shebang = readFileSync(join(root, 'runbooks', 'rotate-tokens.ts'), 'utf8').split('\n', 1)[0]!
+  const flags = shebang.replace(/^#!.* -S node/, '').trim().split(/\s+/).filter(Boolean)
+  return [process.execPath, ...flags, join(root, 'dist', 'rotate-tokens.js')]
 }
+
+/** The command as the output and the history line show it. */
+const shownCommand = () => ['node', ...rotateTokensCommand().slice(1, -1), 'dist/rotate-tokens.js'].join(' ')
 
 function gitCommit(): string {
   try {
@@ -697,7 +707,7 @@ export async function main(argv: string[]): Promise<number> {
   const machine = `${cpus()[0]?.model ?? 'unknown'} x ${cpus().length}, ${(totalmem() / 2 ** 30).toFixed(1)} GB`
   const out = [
     `## bench-cluster: N=${N} token Secrets, M=${M} pods, ${l.namespaces.length} namespaces (${machine}; load ${loadStart.map((x) => x.toFixed(2)).join(' ')} -> ${loadEnd.map((x) => x.toFixed(2)).join(' ')})`,
-    `# rotate-tokens -A --yes --recreate-bare-pods exited ${tool.code}, run through its shebang (${shebangOf('rotate-tokens')}) on Node ${process.version}; seeding took ${s(seedMs)}; StatefulSets and DaemonSets roll out with maxUnavailable ${sizes.maxUnavailable}`,
+    `# rotate-tokens -A --yes --recreate-bare-pods exited ${tool.code}, run as make runs it (${shownCommand()}, the bundle) on Node ${process.version}; seeding took ${s(seedMs)}; StatefulSets and DaemonSets roll out with maxUnavailable ${sizes.maxUnavailable}`,
     `# kubectl loop: measured on ${kb.secrets} Secrets and ${kb.workloads} workloads, extrapolated to ${N} Secrets and ${workloadsTotal} workloads; it does not wait for refills or rollouts and skips bare pods, so it is a lower bound`,
     ...alignedLines(['measure', 'value', 'target', 'verdict'], rows, [0, 2, 3]),
     '',
@@ -721,7 +731,7 @@ export async function main(argv: string[]): Promise<number> {
       date: new Date().toISOString(),
       commit: gitCommit(),
       node: process.version,
-      shebang: shebangOf('rotate-tokens'),
+      command: shownCommand(),
       machine,
       load: { start: loadStart.map((x) => +x.toFixed(2)), end: loadEnd.map((x) => +x.toFixed(2)) },
       N,

@@ -231,7 +231,7 @@ function newestSourceMtime(): number {
 }
 
 /** Builds dist/ (node tools/build.ts) when it is missing or older than its sources. */
-async function ensureBundle(): Promise<void> {
+export async function ensureBundle(): Promise<void> {
   const bundle = join(root, 'dist', 'verify-token.js')
   const fresh = existsSync(bundle) && statSync(bundle).mtimeMs >= newestSourceMtime()
   if (fresh) return
